@@ -1,0 +1,13 @@
+from django.urls import path
+
+from agents.desk import views
+
+app_name = "desk"
+urlpatterns = [
+    path("", views.conversation_list, name="conversation-list"),
+    path(
+        "conversations/<int:conversation_id>/",
+        views.conversation_detail,
+        name="conversation-detail",
+    ),
+]

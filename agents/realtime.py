@@ -1,0 +1,38 @@
+"""Broadcasts to the desk. Called on commit, from the web process or a worker.
+
+Payloads are small and carry ids; a desk that missed some reconnects with the
+last message id it saw and the consumer sends the rest from the database.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from agents.models import Message
+
+logger = logging.getLogger(__name__)
+
+DESK_GROUP = "agents.desk.all"
+
+
+def message_payload(message: Message) -> dict:
+    contact = message.conversation.contact
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "contact": {"id": contact.pk, "name": str(contact), "phone": contact.phone},
+        "direction": message.direction,
+        "body": message.body,
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def broadcast_message(message_id: int) -> None:
+    """Tell every open desk about a new or changed message."""
+    message = Message.objects.select_related("conversation__contact").get(pk=message_id)
+    async_to_sync(get_channel_layer().group_send)(
+        DESK_GROUP, {"type": "message.changed", "message": message_payload(message)}
+    )
+    logger.debug("broadcast message %s to the desk", message_id)

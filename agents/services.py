@@ -1,0 +1,285 @@
+"""SMS in and out, and the conversations they make up."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from agents import queries, realtime
+from agents.choices import STATUS_RANK, Direction, MessageStatus
+from agents.clients.twilio import GatewayError, get_sms_gateway, status_callback_url
+from agents.models import Conversation, Message
+from contacts import services as contact_services
+from contacts.choices import Channel
+from contacts.models import Contact
+from contacts.phones import mask_phone, normalize_phone
+from events import services as event_services
+
+logger = logging.getLogger(__name__)
+
+# Whole-message keywords carriers and Twilio treat as opt-out and opt-in.
+STOP_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+START_KEYWORDS = frozenset({"START", "UNSTOP"})
+MAX_SEND_ATTEMPTS = 5
+# If the task queue loses a send (a worker killed between commit and enqueue),
+# the ticker finds the pending row again after this long.
+REDELIVERY_DELAY = timedelta(minutes=2)
+
+
+def get_or_create_conversation(contact: Contact) -> Conversation:
+    conversation, _ = Conversation.objects.get_or_create(contact=contact)
+    return conversation
+
+
+def queue_sms(contact: Contact, *, body: str, idempotency_key: str) -> Message:
+    """Record an outbound SMS under its key and have the q cluster send it.
+
+    Calling this twice with one key returns the first message and queues
+    nothing more: the key is what makes a step's SMS go out once.
+    """
+    with transaction.atomic():
+        conversation = get_or_create_conversation(contact)
+        message, created = Message.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "conversation": conversation,
+                "direction": Direction.OUTBOUND,
+                "body": body,
+                "status": MessageStatus.PENDING,
+                "next_attempt_at": timezone.now() + REDELIVERY_DELAY,
+            },
+        )
+        if not created:
+            logger.debug("SMS %s already queued under %s", message.pk, idempotency_key)
+            return message
+        touch_conversation(conversation, message)
+        transaction.on_commit(lambda: enqueue_send(message.pk))
+        transaction.on_commit(lambda: realtime.broadcast_message(message.pk))
+    logger.info("contact %s: SMS %s queued", contact.pk, message.pk)
+    return message
+
+
+def enqueue_send(message_id: int) -> None:
+    async_task("agents.tasks.send_sms_task", message_id, group="sms")
+
+
+def send_pending_sms(message_id: int) -> Message:
+    """Hand a pending SMS to the gateway, once, if the contact still consents.
+
+    Safe to run twice: the row is claimed under a lock before the gateway is
+    called, and a claimed or finished message is left alone.
+    """
+    with transaction.atomic():
+        message = queries.message_for_update(message_id)
+        if message.status != MessageStatus.PENDING:
+            logger.debug("SMS %s is %s, not sending", message.pk, message.status)
+            return message
+        contact = message.conversation.contact
+        if not contact.has_consent(Channel.SMS):
+            set_message_status(
+                message, MessageStatus.BLOCKED, error="the contact has no SMS consent"
+            )
+            logger.info(
+                "contact %s: SMS %s blocked, no consent", contact.pk, message.pk
+            )
+            return message
+        message.status = MessageStatus.DISPATCHING
+        message.attempts += 1
+        message.save(update_fields=["status", "attempts", "updated_at"])
+
+    # Outside the transaction: no lock is held across the network call.
+    try:
+        sent = get_sms_gateway().send_sms(
+            to=contact.phone, body=message.body, status_callback=status_callback_url()
+        )
+    except GatewayError as exc:
+        return record_send_failure(message.pk, exc)
+    return record_send_success(message.pk, sid=sent.sid, status=sent.status)
+
+
+def record_send_success(message_id: int, *, sid: str, status: str) -> Message:
+    with transaction.atomic():
+        message = queries.message_for_update(message_id)
+        message.twilio_sid = sid
+        message.sent_at = timezone.now()
+        message.save(update_fields=["twilio_sid", "sent_at", "updated_at"])
+        set_message_status(message, twilio_status(status))
+        event_services.record_system_event(
+            message.conversation.contact_id,
+            name="sms.sent",
+            properties={"message_id": message.pk, "sid": sid},
+            message_id=f"sms.sent:{message.pk}",
+        )
+    logger.info(
+        "contact %s: SMS %s sent as %s",
+        message.conversation.contact_id,
+        message.pk,
+        sid,
+        extra={"message_sid": sid, "attempt": message.attempts},
+    )
+    return message
+
+
+def record_send_failure(message_id: int, exc: GatewayError) -> Message:
+    with transaction.atomic():
+        message = queries.message_for_update(message_id)
+        if exc.retryable and message.attempts < MAX_SEND_ATTEMPTS:
+            backoff = timedelta(seconds=30 * 2 ** (message.attempts - 1))
+            message.status = MessageStatus.PENDING
+            message.next_attempt_at = timezone.now() + backoff
+            message.error = str(exc)
+            message.save(
+                update_fields=["status", "next_attempt_at", "error", "updated_at"]
+            )
+            logger.warning(
+                "SMS %s: attempt %d failed, retrying in %s: %s",
+                message.pk,
+                message.attempts,
+                backoff,
+                exc,
+                extra={"attempt": message.attempts},
+            )
+            return message
+        set_message_status(message, MessageStatus.ERROR, error=str(exc))
+    logger.error(
+        "SMS %s: gave up after %d attempts: %s",
+        message.pk,
+        message.attempts,
+        exc,
+        extra={"attempt": message.attempts},
+    )
+    return message
+
+
+def requeue_lost_sms(*, limit: int = 500) -> int:
+    """Enqueue pending messages whose next attempt is due: retries and lost sends."""
+    due = list(
+        Message.objects.filter(
+            status=MessageStatus.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in due:
+        Message.objects.filter(pk=message_id).update(
+            next_attempt_at=timezone.now() + REDELIVERY_DELAY
+        )
+        enqueue_send(message_id)
+    if due:
+        logger.info("requeued %d pending SMS", len(due))
+    return len(due)
+
+
+def twilio_status(status: str) -> MessageStatus:
+    try:
+        return MessageStatus(status)
+    except ValueError:
+        return MessageStatus.QUEUED
+
+
+def set_message_status(message: Message, status: str, *, error: str = "") -> bool:
+    """Move a message forward to `status`; a late, older status is ignored."""
+    if STATUS_RANK.get(status, 0) < STATUS_RANK.get(message.status, 0):
+        return False
+    message.status = status
+    message.error = error or message.error
+    message.save(update_fields=["status", "error", "updated_at"])
+    transaction.on_commit(lambda: realtime.broadcast_message(message.pk))
+    return True
+
+
+def update_sms_status(sid: str, *, status: str, error_code: str = "") -> Message | None:
+    """Apply a Twilio status callback to the message it names."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(twilio_sid=sid).first()
+        if message is None:
+            logger.warning("status %s for unknown SMS sid %s", status, sid)
+            return None
+        error = f"Twilio error {error_code}" if error_code else ""
+        if not set_message_status(message, twilio_status(status), error=error):
+            return message
+        if status in {"delivered", "failed", "undelivered"}:
+            event_services.record_system_event(
+                message.conversation.contact_id,
+                name=f"sms.{'delivered' if status == 'delivered' else 'failed'}",
+                properties={"message_id": message.pk, "sid": sid},
+                message_id=f"sms.{status}:{message.pk}",
+            )
+    logger.info("SMS %s is %s", message.pk, message.status, extra={"message_sid": sid})
+    return message
+
+
+def receive_sms(*, from_number: str, body: str, sid: str) -> Message | None:
+    """Store an inbound SMS in the sender's conversation and act on keywords.
+
+    Twilio retries a webhook it did not see answered, so a sid seen before
+    stores nothing and returns None. A sender never seen before becomes a
+    contact, without any consent.
+    """
+    phone = normalize_phone(from_number)
+    with transaction.atomic():
+        contact = contact_services.get_or_create_contact_for_phone(phone)
+        conversation = get_or_create_conversation(contact)
+        message, created = Message.objects.get_or_create(
+            twilio_sid=sid,
+            defaults={
+                "conversation": conversation,
+                "direction": Direction.INBOUND,
+                "body": body,
+                "status": MessageStatus.RECEIVED,
+            },
+        )
+        if not created:
+            logger.info("inbound SMS %s seen before", sid, extra={"message_sid": sid})
+            return None
+        touch_conversation(conversation, message)
+        apply_keyword(contact, body=body, sid=sid)
+        event_services.record_system_event(
+            contact.pk,
+            name="sms.received",
+            properties={"message_id": message.pk, "sid": sid},
+            message_id=f"sms.received:{sid}",
+        )
+        transaction.on_commit(lambda: realtime.broadcast_message(message.pk))
+    logger.info(
+        "contact %s: inbound SMS %s from %s",
+        contact.pk,
+        message.pk,
+        mask_phone(phone),
+        extra={"message_sid": sid, "contact_id": contact.pk},
+    )
+    return message
+
+
+def apply_keyword(contact: Contact, *, body: str, sid: str) -> None:
+    keyword = body.strip().upper()
+    if keyword in STOP_KEYWORDS:
+        subscribed = False
+    elif keyword in START_KEYWORDS:
+        subscribed = True
+    else:
+        return
+    changed = contact_services.set_consent(
+        contact,
+        channel=Channel.SMS,
+        subscribed=subscribed,
+        source=f"sms keyword {keyword}",
+        text=body,
+    )
+    if changed:
+        name = "contact.subscribed" if subscribed else "contact.unsubscribed"
+        event_services.record_system_event(
+            contact.pk,
+            name=name,
+            properties={"channel": Channel.SMS, "keyword": keyword},
+            message_id=f"{name}:{sid}",
+        )
+
+
+def touch_conversation(conversation: Conversation, message: Message) -> None:
+    conversation.last_message_at = message.created_at
+    conversation.save(update_fields=["last_message_at", "updated_at"])

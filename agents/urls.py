@@ -1,0 +1,8 @@
+from django.urls import path
+
+from agents import webhooks
+
+urlpatterns = [
+    path("sms", webhooks.inbound_sms, name="twilio-inbound-sms"),
+    path("sms/status", webhooks.sms_status, name="twilio-sms-status"),
+]

@@ -1,0 +1,40 @@
+"""SMS templates: Django's template language over plain data, nothing else.
+
+The context holds dicts, not model instances, so a template can read the
+contact, the trigger event and the campaign but call no method on them.
+"""
+
+from django.template import Context, Engine, TemplateSyntaxError
+
+from regal.errors import RegalError
+
+ENGINE = Engine(autoescape=False, string_if_invalid="", builtins=[])
+
+
+class InvalidTemplateError(RegalError):
+    code = "invalid_template"
+
+
+def compile_template(source: str):
+    try:
+        return ENGINE.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise InvalidTemplateError(f"the template does not compile: {exc}") from exc
+
+
+def render_template(source: str, *, contact, event=None, campaign=None) -> str:
+    context = {
+        "contact": {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "timezone": contact.timezone,
+            "properties": contact.properties,
+        },
+        "event": (
+            {"name": event.name, "properties": event.properties} if event else {}
+        ),
+        "campaign": {"name": campaign.name} if campaign else {},
+    }
+    return compile_template(source).render(Context(context)).strip()

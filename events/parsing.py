@@ -1,0 +1,160 @@
+"""Read one event of Segment's HTTP tracking API into the fields Regal stores.
+
+Everything here is pure: no database, no clock other than what is passed in.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils.dateparse import parse_datetime
+
+from contacts.services import clean_identifier
+from events.choices import EventType
+from events.errors import InvalidEventError
+
+MAX_EVENT_BYTES = 32 * 1024
+# A clock this far ahead is wrong, not early: the event gets its received time.
+MAX_FUTURE_SKEW = timedelta(days=1)
+
+
+@dataclass
+class ParsedEvent:
+    type: str
+    message_id: str
+    name: str
+    user_id: str | None
+    anonymous_id: str | None
+    properties: dict
+    traits: dict
+    context: dict
+    timestamp: datetime
+    original_timestamp: datetime | None
+    sent_at: datetime | None
+
+
+def parse_event(
+    payload: object,
+    *,
+    received_at: datetime,
+    default_type: str | None = None,
+    batch_sent_at: object = None,
+    batch_context: dict | None = None,
+) -> ParsedEvent:
+    """Validate one event payload and return what to store, or raise an error."""
+    if not isinstance(payload, dict):
+        raise InvalidEventError("an event must be a JSON object", code="invalid_event")
+    if len(json.dumps(payload, default=str)) > MAX_EVENT_BYTES:
+        raise InvalidEventError(
+            f"event is larger than {MAX_EVENT_BYTES // 1024} KB", code="event_too_large"
+        )
+
+    event_type = payload.get("type") or default_type
+    if event_type not in EventType.values:
+        raise InvalidEventError(
+            f"type must be one of {', '.join(EventType.values)}, not {event_type!r}",
+            code="invalid_type",
+        )
+    user_id = clean_identifier(payload.get("userId"))
+    anonymous_id = clean_identifier(payload.get("anonymousId"))
+    if not user_id and not anonymous_id:
+        raise InvalidEventError(
+            "userId or anonymousId is required (generic values such as 'null' "
+            "or 'anonymous' do not count)",
+            code="missing_identity",
+        )
+
+    original_timestamp = parse_time(payload, "originalTimestamp")
+    timestamp = parse_time(payload, "timestamp")
+    sent_at = parse_time(payload, "sentAt") or parse_time(
+        {"sentAt": batch_sent_at}, "sentAt"
+    )
+    return ParsedEvent(
+        type=event_type,
+        message_id=parse_message_id(payload.get("messageId")),
+        name=parse_name(payload, event_type),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        properties=parse_object(payload, "properties"),
+        traits=parse_object(payload, "traits"),
+        context={**(batch_context or {}), **parse_object(payload, "context")},
+        timestamp=event_time(
+            received_at=received_at,
+            timestamp=timestamp,
+            original_timestamp=original_timestamp,
+            sent_at=sent_at,
+        ),
+        original_timestamp=original_timestamp,
+        sent_at=sent_at,
+    )
+
+
+def parse_name(payload: dict, event_type: str) -> str:
+    if event_type == EventType.TRACK:
+        name = payload.get("event")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidEventError(
+                "a track call needs an event name", code="missing_event"
+            )
+        return name.strip()[:255]
+    name = payload.get("name")
+    return name.strip()[:255] if isinstance(name, str) else ""
+
+
+def parse_message_id(value: object) -> str:
+    if value is None or value == "":
+        return f"regal-{uuid.uuid4()}"
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidEventError("messageId must be a string", code="invalid_message_id")
+    text = str(value)
+    if len(text) > 255:
+        raise InvalidEventError("messageId is longer than 255 characters")
+    return text
+
+
+def parse_object(payload: dict, key: str) -> dict:
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidEventError(f"{key} must be a JSON object", code=f"invalid_{key}")
+    return value
+
+
+def parse_time(payload: dict, key: str) -> datetime | None:
+    """Read an ISO-8601 time; one without a zone is taken as UTC."""
+    value = payload.get(key)
+    if value is None or value == "":
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidEventError(
+            f"{key} must be an ISO-8601 date and time, not {value!r}",
+            code="invalid_timestamp",
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def event_time(
+    *,
+    received_at: datetime,
+    timestamp: datetime | None,
+    original_timestamp: datetime | None,
+    sent_at: datetime | None,
+) -> datetime:
+    """When the event happened, on the server's clock.
+
+    As Segment does: with originalTimestamp and sentAt, the client's clock skew
+    is taken out (receivedAt - (sentAt - originalTimestamp)); an explicit
+    timestamp is trusted as sent; otherwise the event happened when received.
+    """
+    if original_timestamp and sent_at:
+        when = received_at - (sent_at - original_timestamp)
+    else:
+        when = timestamp or original_timestamp or received_at
+    if when > received_at + MAX_FUTURE_SKEW:
+        return received_at
+    return when

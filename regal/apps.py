@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RegalConfig(AppConfig):
+    name = "regal"
+    verbose_name = "Regal"

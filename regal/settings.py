@@ -1,0 +1,233 @@
+"""Regal's settings, read from the environment.
+
+With nothing set, Regal runs on SQLite, the django-q2 ORM broker and a channel
+layer kept in a second SQLite file, so no server needs to run. DATABASE_URL
+switches the database to PostgreSQL; REDIS_URL switches the channel layer and
+the task broker to Redis. The README lists every variable.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("REGAL_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item]
+
+
+def load_secret_key() -> str:
+    """Use SECRET_KEY, else a random key kept in var/ so sessions survive restarts."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = load_secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "channels",
+    "regal",
+    "contacts",
+    "events",
+    "agents",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "regal.urls"
+ASGI_APPLICATION = "regal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database ------------------------------------------------------------------
+
+SQLITE_OPTIONS = {
+    # WAL lets the web process read while the q cluster writes; IMMEDIATE
+    # takes the write lock at BEGIN so two writers queue instead of failing
+    # with "database is locked" half-way through a transaction.
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "regal.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+            # A file, not memory, so that the processes the end-to-end tests
+            # start can open the same test database.
+            "TEST": {"NAME": VAR_DIR / "test-regal.sqlite3"},
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channels and the task queue ---------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keeps the keys of two Regal installs (or two test runs) on one Redis apart.
+REGAL_INSTANCE = os.environ.get("REGAL_INSTANCE", "regal")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REGAL_INSTANCE}:asgi"},
+        }
+    }
+else:
+    INSTALLED_APPS.append("channels_lite")
+    DATABASES["channels"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "channels.sqlite3",
+        "OPTIONS": SQLITE_OPTIONS,
+        "TEST": {"NAME": VAR_DIR / "test-channels.sqlite3"},
+    }
+    DATABASE_ROUTERS = ["channels_lite.router.ChannelsRouter"]
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {"database": "channels"},
+        }
+    }
+
+Q_CLUSTER = {
+    "name": REGAL_INSTANCE,
+    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    # The due-step ticker runs for up to a minute; every other task is short.
+    "timeout": 90,
+    "retry": 120,
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 0.2
+
+# Auth, i18n, static ------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "desk:conversation-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# REST framework ----------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "regal.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Regal -------------------------------------------------------------------------
+
+DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US").upper()
+
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+# Where the twilio client sends its requests. Empty means Twilio itself; tests
+# point it at a local stand-in.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = 10
+
+# Called with the ids of newly stored events once their batch has committed.
+# This is the one place where ingestion hands off to the rest of Regal.
+REGAL_EVENT_CONSUMERS = ["campaigns.services.schedule_event_evaluation"]
+
+# How often the q cluster's ticker looks for due campaign steps.
+REGAL_TICK_SECONDS = float(os.environ.get("REGAL_TICK_SECONDS", "1"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"level": os.environ.get("LOG_LEVEL", "INFO").upper()}
+        for name in ("regal", "contacts", "events", "campaigns", "agents")
+    },
+}

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="desk:conversation-list")),
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("desk/", include("agents.desk.urls")),
+    path("twilio/", include("agents.urls")),
+    path("v1/", include("events.api.urls")),
+]
+
+handler404 = "regal.views.not_found"
+handler500 = "regal.views.server_error"
