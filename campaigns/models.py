@@ -141,3 +141,19 @@ class CampaignEnrollmentActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {self.detail}"
+
+
+class CampaignTicker(models.Model):
+    """The lease of the one chain of ticks that runs due steps.
+
+    A tick runs for a few seconds and enqueues the next one; the chain that
+    holds an unexpired lease is the only one that continues, so a tick left
+    in the queue by a restart, or one started by the once-a-minute schedule
+    while a chain is alive, stops at once.
+    """
+
+    chain_id = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"ticker chain {self.chain_id or '-'} until {self.lease_until}"

@@ -6,10 +6,12 @@ ids to `schedule_event_evaluation`, and the q cluster does the rest.
 
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -21,6 +23,7 @@ from campaigns.models import (
     CampaignEnrollment,
     CampaignEnrollmentActivity,
     CampaignStep,
+    CampaignTicker,
 )
 from campaigns.templating import render_template
 from contacts.choices import Channel
@@ -30,6 +33,12 @@ from events.models import Event
 logger = logging.getLogger(__name__)
 
 DUE_BATCH = 100
+# How long one tick polls before it enqueues the next; also the longest that
+# stopping the q cluster waits for a tick.
+TICK_WINDOW = timedelta(seconds=5)
+# A chain that has not renewed its lease for this long is dead; the schedule
+# then starts a new one.
+TICKER_LEASE = timedelta(seconds=30)
 # A step that raised is tried again after this long, not at every tick.
 ERROR_BACKOFF = timedelta(minutes=5)
 
@@ -204,6 +213,7 @@ def run_step(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
     if step.kind == StepKind.WAIT:
         enrollment.next_run_at = timezone.now() + step.wait
         enrollment.save(update_fields=["step_index", "next_run_at"])
+        transaction.on_commit(ensure_ticking)
         record_activity(
             enrollment,
             "waiting",
@@ -285,16 +295,53 @@ def run_due_steps(*, limit: int = DUE_BATCH) -> int:
     return len(due)
 
 
-def tick(*, window: float) -> None:
-    """Run due steps and lost sends every REGAL_TICK_SECONDS for `window` seconds.
+def tick(*, chain_id: str | None = None) -> None:
+    """Run due steps and lost sends for TICK_WINDOW, then hand on to the next tick.
 
-    The q cluster's scheduler starts this once a minute; it cannot fire more
-    often, so the tick itself keeps polling until the next one starts.
-    Overlapping ticks are safe: due rows are claimed with skip-locked locks.
+    django-q2's scheduler fires at most once a minute, too coarse for a
+    30-second wait; so ticks chain themselves, each a few seconds long so
+    that stopping the cluster never waits long for one. The schedule only
+    restarts the chain when its lease has run out.
     """
-    deadline = time.monotonic() + window
+    chain_id = chain_id or uuid.uuid4().hex
+    if not claim_ticker(chain_id):
+        logger.debug(
+            "tick of chain %s stopped: another chain holds the lease", chain_id
+        )
+        return
+    deadline = time.monotonic() + TICK_WINDOW.total_seconds()
     while time.monotonic() < deadline:
         due = run_due_steps()
         agent_services.requeue_lost_sms()
         if due < DUE_BATCH:
             time.sleep(settings.REGAL_TICK_SECONDS)
+    if claim_ticker(chain_id):
+        enqueue_tick(chain_id)
+
+
+def ensure_ticking() -> None:
+    """Start a chain of ticks unless one holds the lease."""
+    if not CampaignTicker.objects.filter(lease_until__gt=timezone.now()).exists():
+        enqueue_tick(None)
+
+
+def enqueue_tick(chain_id: str | None) -> None:
+    async_task("campaigns.tasks.tick_task", chain_id, group="ticker", save=False)
+
+
+def claim_ticker(chain_id: str) -> bool:
+    """Take or renew the ticker lease for this chain; False if another holds it.
+
+    One conditional UPDATE, so two chains racing for an expired lease cannot
+    both win.
+    """
+    now = timezone.now()
+    CampaignTicker.objects.get_or_create(pk=1)
+    claimed = (
+        CampaignTicker.objects.filter(pk=1)
+        .filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(chain_id=chain_id)
+        )
+        .update(chain_id=chain_id, lease_until=now + TICKER_LEASE)
+    )
+    return claimed == 1

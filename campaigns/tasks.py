@@ -1,14 +1,11 @@
 from campaigns import services
 
-# Shorter than a minute, so that ticks started once a minute overlap little.
-TICK_WINDOW_SECONDS = 58
-
 
 def evaluate_events_task(event_ids: list[int]) -> None:
     """Enroll and exit contacts for newly stored events."""
     services.evaluate_events(event_ids)
 
 
-def tick_task() -> None:
-    """Run due campaign steps for about a minute."""
-    services.tick(window=TICK_WINDOW_SECONDS)
+def tick_task(chain_id: str | None = None) -> None:
+    """Run due campaign steps for a few seconds, then enqueue the next tick."""
+    services.tick(chain_id=chain_id)

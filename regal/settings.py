@@ -154,10 +154,10 @@ else:
 
 Q_CLUSTER = {
     "name": REGAL_INSTANCE,
-    "workers": int(os.environ.get("Q_WORKERS", "2")),
-    # The due-step ticker runs for up to a minute; every other task is short.
-    "timeout": 90,
-    "retry": 120,
+    # One worker is nearly always running the due-step ticker.
+    "workers": int(os.environ.get("Q_WORKERS", "3")),
+    "timeout": 60,
+    "retry": 90,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 1000,
