@@ -1,0 +1,59 @@
+"""Builders for test data: plain functions, each taking overrides."""
+
+import itertools
+from datetime import timedelta
+
+from campaigns.choices import CampaignStatus, StepKind
+from campaigns.models import Campaign, CampaignStep
+from contacts import services as contact_services
+from contacts.choices import Channel
+from contacts.models import Contact
+from events.models import Source
+
+_numbers = itertools.count(1)
+
+
+def next_phone() -> str:
+    """A distinct valid US number for each call (415-555-01xx is not valid)."""
+    return f"+1415555{next(_numbers) % 10000:04d}"
+
+
+def make_source(**overrides) -> Source:
+    fields = {"name": f"source-{next(_numbers)}", **overrides}
+    return Source.objects.create(**fields)
+
+
+def make_contact(*, sms_consent: bool | None = None, **overrides) -> Contact:
+    fields = {"phone": next_phone(), **overrides}
+    contact = Contact.objects.create(**fields)
+    if sms_consent is not None:
+        contact_services.set_consent(
+            contact, channel=Channel.SMS, subscribed=sms_consent, source="test"
+        )
+    return contact
+
+
+def make_campaign(
+    *,
+    wait: timedelta | None = timedelta(minutes=30),
+    body: str = "Hi {{ contact.first_name }}, finish your application",
+    **overrides,
+) -> Campaign:
+    fields = {
+        "name": f"campaign-{next(_numbers)}",
+        "status": CampaignStatus.LIVE,
+        "trigger_event": "Application Started",
+        "exit_event": "Application Completed",
+        **overrides,
+    }
+    campaign = Campaign.objects.create(**fields)
+    position = 0
+    if wait is not None:
+        CampaignStep.objects.create(
+            campaign=campaign, position=position, kind=StepKind.WAIT, wait=wait
+        )
+        position += 1
+    CampaignStep.objects.create(
+        campaign=campaign, position=position, kind=StepKind.SEND_SMS, body=body
+    )
+    return campaign
