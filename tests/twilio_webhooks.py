@@ -33,7 +33,7 @@ def inbound_sms_params(
 def post_webhook(
     url: str, params: dict, *, token: str | None = None, sign: bool = True
 ) -> WebhookResponse:
-    """POST `params` to `url`, signed with `token` (by default Regal's webhook token)."""
+    """POST `params` to `url`, signed with `token` (default: Regal's own)."""
     headers = {}
     if sign:
         validator = RequestValidator(token or webhook_auth_token())
