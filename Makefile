@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint browser clean
+.PHONY: run test install lint clean
 
+# Reinstall when the dependencies change; `make install` forces nothing else.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -16,10 +17,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Migrate, create the admin and a source on first start, then serve until Ctrl-C.
 run: install
-	$(PY) manage.py migrate --noinput
-	@if $(PY) -c "import sys; from django.conf import settings" 2>/dev/null; then :; fi
-	$(PY) manage.py migrate --noinput --database channels 2>/dev/null || true
 	$(PY) manage.py bootstrap
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
