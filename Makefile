@@ -23,7 +23,7 @@ run: install
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	REGAL_INSTANCE=$${REGAL_INSTANCE:-regal-test} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
