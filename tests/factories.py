@@ -3,12 +3,15 @@
 import itertools
 from datetime import timedelta
 
+from django.utils import timezone
+
 from campaigns.choices import CampaignStatus, StepKind
 from campaigns.models import Campaign, CampaignStep
 from contacts import services as contact_services
 from contacts.choices import Channel
-from contacts.models import Contact
-from events.models import Source
+from contacts.models import Contact, Profile
+from events.choices import EventType
+from events.models import Event, Source
 
 _numbers = itertools.count(1)
 
@@ -57,3 +60,22 @@ def make_campaign(
         campaign=campaign, position=position, kind=StepKind.SEND_SMS, body=body
     )
     return campaign
+
+
+def make_event(contact: Contact | None = None, **overrides) -> Event:
+    """A stored track event, by default of the contact's (new) profile."""
+    now = timezone.now()
+    profile = overrides.pop("profile", None) or Profile.objects.create(contact=contact)
+    fields = {
+        "source": overrides.pop("source", None) or make_source(),
+        "message_id": f"message-{next(_numbers)}",
+        "type": EventType.TRACK,
+        "name": "Application Started",
+        "user_id": f"user-{next(_numbers)}",
+        "profile": profile,
+        "contact": contact,
+        "timestamp": now,
+        "received_at": now,
+        **overrides,
+    }
+    return Event.objects.create(**fields)
