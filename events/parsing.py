@@ -127,7 +127,11 @@ def parse_time(payload: dict, key: str) -> datetime | None:
     value = payload.get(key)
     if value is None or value == "":
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        # Well formed but no such moment, like 2024-02-30: as wrong as words.
+        parsed = None
     if parsed is None:
         raise InvalidEventError(
             f"{key} must be an ISO-8601 date and time, not {value!r}",
