@@ -30,9 +30,22 @@ def message_payload(message: Message) -> dict:
 
 
 def broadcast_message(message_id: int) -> None:
-    """Tell every open desk about a new or changed message."""
-    message = Message.objects.select_related("conversation__contact").get(pk=message_id)
-    async_to_sync(get_channel_layer().group_send)(
-        DESK_GROUP, {"type": "message.changed", "message": message_payload(message)}
-    )
+    """Tell every open desk about a new or changed message.
+
+    Never raises: this runs on commit, before other on-commit callbacks (the
+    events that campaigns react to), and Django skips those that follow one
+    that raised. A desk that missed a new message gets it when it reconnects.
+    """
+    try:
+        message = Message.objects.select_related("conversation__contact").get(
+            pk=message_id
+        )
+        async_to_sync(get_channel_layer().group_send)(
+            DESK_GROUP, {"type": "message.changed", "message": message_payload(message)}
+        )
+    except Exception:
+        logger.warning(
+            "could not broadcast message %s to the desk", message_id, exc_info=True
+        )
+        return
     logger.debug("broadcast message %s to the desk", message_id)
