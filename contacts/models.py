@@ -11,6 +11,11 @@ class Contact(models.Model):
     last_name = models.CharField(max_length=150, blank=True)
     email = models.EmailField(blank=True)
     timezone = models.CharField(max_length=64, blank=True)
+    # {"street", "city", "state", "postalCode", "country"}, as the brand sent it.
+    address = models.JSONField(default=dict, blank=True)
+    # The person's other numbers and addresses: [{"value", "label", "is_primary"}].
+    phones = models.JSONField(default=list, blank=True)
+    emails = models.JSONField(default=list, blank=True)
     properties = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -22,8 +27,14 @@ class Contact(models.Model):
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.phone})" if name else self.phone
 
+    def consent_address(self, channel: str) -> str:
+        """The number or address a channel reaches this contact at."""
+        return self.email if channel == Channel.EMAIL else self.phone
+
     def has_consent(self, channel: str) -> bool:
-        return self.consents.filter(channel=channel, subscribed=True).exists()
+        return self.consents.filter(
+            channel=channel, address=self.consent_address(channel), subscribed=True
+        ).exists()
 
 
 class Profile(models.Model):
@@ -42,6 +53,11 @@ class Profile(models.Model):
         related_name="profiles",
     )
     traits = models.JSONField(default=dict, blank=True)
+    # Set when this profile was found to be another one's person; its
+    # identifiers moved there, its events keep pointing here as sent.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,19 +85,25 @@ class ProfileIdentifier(models.Model):
 
 
 class ContactConsent(models.Model):
-    """The current consent of a contact for one channel."""
+    """The current consent of a contact for one channel at one number or address.
+
+    A contact is one phone, but a person may give consent for other numbers
+    and e-mail addresses too; each keeps its own consent.
+    """
 
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="consents"
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=255)
     subscribed = models.BooleanField()
     updated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["contact", "channel"], name="contact_consent_unique"
+                fields=["contact", "channel", "address"],
+                name="contact_consent_unique",
             ),
         ]
 
@@ -97,6 +119,7 @@ class ContactConsentChange(models.Model):
         Contact, on_delete=models.CASCADE, related_name="consent_changes"
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=255)
     subscribed = models.BooleanField()
     source = models.CharField(max_length=255)
     occurred_at = models.DateTimeField()
@@ -110,3 +133,31 @@ class ContactConsentChange(models.Model):
     def __str__(self) -> str:
         state = "subscribed" if self.subscribed else "unsubscribed"
         return f"{self.channel} {state} by {self.source}"
+
+
+class ProfileMerge(models.Model):
+    """Two profiles found to be one person, or a merge refused, and why.
+
+    Kept for good: a merge moves identifiers and events, and an operator
+    must be able to see which call caused it.
+    """
+
+    class Outcome(models.TextChoices):
+        MERGED = "merged", "Merged"
+        REFUSED = "refused", "Refused"
+
+    into_profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="merges"
+    )
+    # The profile that was merged away (deleted) or that a refusal left apart.
+    other_profile_id = models.BigIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    cause = models.CharField(max_length=255)
+    identifiers = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} profile {self.other_profile_id}: {self.cause}"

@@ -29,6 +29,11 @@ class ParsedEvent:
     properties: dict
     traits: dict
     context: dict
+    # Traits that describe the person: an identify's (or, as RudderStack sends
+    # them, its context's), or those of a Regal-shaped event.
+    identify_traits: dict
+    previous_id: str | None
+    group_id: str | None
     timestamp: datetime
     original_timestamp: datetime | None
     sent_at: datetime | None
@@ -41,6 +46,7 @@ def parse_event(
     default_type: str | None = None,
     batch_sent_at: object = None,
     batch_context: dict | None = None,
+    traits_identify: bool = False,
 ) -> ParsedEvent:
     """Validate one event payload and return what to store, or raise an error."""
     if not isinstance(payload, dict):
@@ -58,6 +64,14 @@ def parse_event(
         )
     user_id = clean_identifier(payload.get("userId"))
     anonymous_id = clean_identifier(payload.get("anonymousId"))
+    previous_id = clean_identifier(payload.get("previousId"))
+    group_id = clean_identifier(payload.get("groupId"))
+    if event_type == EventType.ALIAS and not (user_id and previous_id):
+        raise InvalidEventError(
+            "an alias call needs a userId and a previousId", code="missing_identity"
+        )
+    if event_type == EventType.GROUP and not group_id:
+        raise InvalidEventError("a group call needs a groupId", code="missing_group_id")
     if not user_id and not anonymous_id:
         raise InvalidEventError(
             "userId or anonymousId is required (generic values such as 'null' "
@@ -70,6 +84,8 @@ def parse_event(
     sent_at = parse_time(payload, "sentAt") or parse_time(
         {"sentAt": batch_sent_at}, "sentAt"
     )
+    traits = parse_object(payload, "traits")
+    context = {**(batch_context or {}), **parse_object(payload, "context")}
     return ParsedEvent(
         type=event_type,
         message_id=parse_message_id(payload.get("messageId")),
@@ -77,8 +93,11 @@ def parse_event(
         user_id=user_id,
         anonymous_id=anonymous_id,
         properties=parse_object(payload, "properties"),
-        traits=parse_object(payload, "traits"),
-        context={**(batch_context or {}), **parse_object(payload, "context")},
+        traits=traits,
+        context=context,
+        identify_traits=person_traits(event_type, traits, context, traits_identify),
+        previous_id=previous_id,
+        group_id=group_id,
         timestamp=event_time(
             received_at=received_at,
             timestamp=timestamp,
@@ -88,6 +107,18 @@ def parse_event(
         original_timestamp=original_timestamp,
         sent_at=sent_at,
     )
+
+
+def person_traits(
+    event_type: str, traits: dict, context: dict, traits_identify: bool
+) -> dict:
+    """The traits to apply to the person, or {} when this call applies none."""
+    if traits_identify:
+        return traits
+    if event_type != EventType.IDENTIFY:
+        return {}
+    context_traits = context.get("traits")
+    return traits or (context_traits if isinstance(context_traits, dict) else {})
 
 
 def parse_name(payload: dict, event_type: str) -> str:

@@ -1,9 +1,17 @@
-"""Ingestion: store events, resolve who they are about, hand them on."""
+"""Ingestion: store events, resolve who they are about, hand them on.
+
+Most events are about a person Regal already knows and change nothing about
+them: those are stored together, in one INSERT per batch. Events that may
+change a person (identify, alias, an id seen for the first time) are stored
+one at a time, in order, each in its own transaction, with the pending
+inserts flushed before them so that an identify later in a batch still gives
+the contact the events that came before it.
+"""
 
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,10 +19,12 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from contacts import services as contact_services
-from contacts.models import Contact
-from events.choices import EventType
+from contacts.choices import IdentifierKind
+from contacts.models import Contact, ProfileIdentifier
+from events import registry
+from events.choices import EventType, LogLevel
 from events.errors import InvalidEventError
-from events.models import Event, Source
+from events.models import Event, Source, SourceLogEntry, new_write_key
 from events.parsing import ParsedEvent, parse_event
 
 logger = logging.getLogger(__name__)
@@ -22,6 +32,11 @@ logger = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 2500
 # The built-in, disabled source under which Regal records what it observes.
 SYSTEM_SOURCE_NAME = "regal"
+# How long a rotated-out write key keeps working: a day gives every client a
+# deploy window to move to the new key.
+WRITE_KEY_GRACE = timedelta(hours=24)
+# A flood of bad events must not become a flood of log rows.
+MAX_LOG_ENTRIES_PER_REQUEST = 50
 
 
 @dataclass
@@ -48,6 +63,20 @@ class IngestResult:
     warnings: list[EventProblem] = field(default_factory=list)
 
 
+@dataclass
+class Batch:
+    """The state of one ingest call: what is parsed, pending and known."""
+
+    source: Source
+    received_at: datetime
+    result: IngestResult
+    # (kind, value) -> (profile id, contact id) of identifiers already resolved.
+    known: dict = field(default_factory=dict)
+    pending: list[tuple[Event, ParsedEvent]] = field(default_factory=list)
+    seen_message_ids: set = field(default_factory=set)
+    stored_parsed: list[ParsedEvent] = field(default_factory=list)
+
+
 def ingest_events(
     source: Source,
     payloads: list,
@@ -56,46 +85,41 @@ def ingest_events(
     batch_sent_at: object = None,
     batch_context: dict | None = None,
     received_at: datetime | None = None,
+    traits_identify: bool = False,
 ) -> IngestResult:
     """Store a batch of Segment-shaped events for a source.
 
     Each event stands alone: a bad one is reported by its index and the others
     are kept. A messageId the source has sent before stores nothing. Once the
     stored events have committed, the consumers named by REGAL_EVENT_CONSUMERS
-    get their ids.
+    get their ids. `traits_identify` applies every event's traits to the
+    person, as Regal's own events API does.
     """
     started = time.monotonic()
-    received_at = received_at or timezone.now()
-    result = IngestResult()
     if len(payloads) > MAX_BATCH_EVENTS:
         raise InvalidEventError(
             f"a batch holds at most {MAX_BATCH_EVENTS} events, not {len(payloads)}",
             code="batch_too_large",
         )
+    batch = Batch(source, received_at or timezone.now(), IngestResult())
 
-    for index, payload in enumerate(payloads):
-        message_id = payload.get("messageId") if isinstance(payload, dict) else None
-        try:
-            parsed = parse_event(
-                payload,
-                received_at=received_at,
-                default_type=default_type,
-                batch_sent_at=batch_sent_at,
-                batch_context=batch_context,
-            )
-            event, warnings = store_event(source, parsed, received_at=received_at)
-        except InvalidEventError as exc:
-            result.errors.append(EventProblem(index, message_id, exc.code, exc.message))
-            continue
-        if event is None:
-            result.duplicates += 1
-            continue
-        result.stored.append(event.pk)
-        result.warnings.extend(
-            EventProblem(index, parsed.message_id, "contact_not_created", warning)
-            for warning in warnings
-        )
+    parsed_events = parse_all(
+        batch,
+        payloads,
+        default_type=default_type,
+        batch_sent_at=batch_sent_at,
+        batch_context=batch_context,
+        traits_identify=traits_identify,
+    )
+    batch.seen_message_ids = known_message_ids(source, parsed_events)
+    preload_identifiers(batch, parsed_events)
+    for index, parsed in parsed_events:
+        store_in_batch(batch, index, parsed)
+    flush_pending(batch)
 
+    result = batch.result
+    registry.record_seen(batch.stored_parsed)
+    write_source_log(source, result)
     stored = list(result.stored)
     transaction.on_commit(lambda: notify_consumers(stored))
     logger.info(
@@ -110,45 +134,174 @@ def ingest_events(
     return result
 
 
+def parse_all(batch: Batch, payloads: list, **options) -> list[tuple[int, ParsedEvent]]:
+    parsed_events = []
+    for index, payload in enumerate(payloads):
+        try:
+            parsed = parse_event(payload, received_at=batch.received_at, **options)
+        except InvalidEventError as exc:
+            message_id = payload.get("messageId") if isinstance(payload, dict) else None
+            batch.result.errors.append(
+                EventProblem(index, message_id, exc.code, exc.message)
+            )
+            continue
+        parsed_events.append((index, parsed))
+    return parsed_events
+
+
+def known_message_ids(source: Source, parsed_events: list) -> set[str]:
+    message_ids = [parsed.message_id for _, parsed in parsed_events]
+    return set(
+        Event.objects.filter(source=source, message_id__in=message_ids).values_list(
+            "message_id", flat=True
+        )
+    )
+
+
+def preload_identifiers(batch: Batch, parsed_events: list) -> None:
+    """Resolve, in one query, the profiles of every id the batch names."""
+    values = {
+        value
+        for _, parsed in parsed_events
+        for value in (parsed.user_id, parsed.anonymous_id)
+        if value
+    }
+    rows = ProfileIdentifier.objects.filter(value__in=values).values_list(
+        "kind", "value", "profile_id", "profile__contact_id"
+    )
+    for kind, value, profile_id, contact_id in rows:
+        batch.known[(kind, value)] = (profile_id, contact_id)
+
+
+def store_in_batch(batch: Batch, index: int, parsed: ParsedEvent) -> None:
+    if parsed.message_id in batch.seen_message_ids:
+        batch.result.duplicates += 1
+        return
+    batch.seen_message_ids.add(parsed.message_id)
+    known = known_profile(batch, parsed)
+    if known and not changes_identity(parsed):
+        profile_id, contact_id = known
+        batch.pending.append((new_event(batch, parsed, profile_id, contact_id), parsed))
+        return
+
+    flush_pending(batch)
+    try:
+        event, warnings = store_event(
+            batch.source, parsed, received_at=batch.received_at
+        )
+    except InvalidEventError as exc:
+        batch.result.errors.append(
+            EventProblem(index, parsed.message_id, exc.code, exc.message)
+        )
+        return
+    if event is None:
+        batch.result.duplicates += 1
+        return
+    remember(batch, parsed, event)
+    batch.result.stored.append(event.pk)
+    batch.stored_parsed.append(parsed)
+    batch.result.warnings.extend(
+        EventProblem(index, parsed.message_id, warning.code, warning.message)
+        for warning in warnings
+    )
+
+
+def known_profile(batch: Batch, parsed: ParsedEvent) -> tuple[int, int | None] | None:
+    """The (profile, contact) both of the event's ids already agree on, if any."""
+    by_user = batch.known.get((IdentifierKind.USER_ID, parsed.user_id))
+    by_anon = batch.known.get((IdentifierKind.ANONYMOUS_ID, parsed.anonymous_id))
+    if parsed.user_id and parsed.anonymous_id:
+        return by_user if by_user and by_user == by_anon else None
+    return by_user or by_anon
+
+
+def changes_identity(parsed: ParsedEvent) -> bool:
+    return bool(parsed.identify_traits) or parsed.type == EventType.ALIAS
+
+
+def remember(batch: Batch, parsed: ParsedEvent, event: Event) -> None:
+    """After the slow path, later events of the same ids may take the fast one."""
+    if parsed.previous_id:
+        # The alias may have merged the profile this id named: resolve it anew.
+        for kind in IdentifierKind.values:
+            batch.known.pop((kind, parsed.previous_id), None)
+    for kind, value in (
+        (IdentifierKind.USER_ID, parsed.user_id),
+        (IdentifierKind.ANONYMOUS_ID, parsed.anonymous_id),
+    ):
+        if value:
+            batch.known[(kind, value)] = (event.profile_id, event.contact_id)
+
+
+def flush_pending(batch: Batch) -> None:
+    """Insert the events waiting in the batch, in one statement."""
+    if not batch.pending:
+        return
+    events = [event for event, _ in batch.pending]
+    created = Event.objects.bulk_create(events, ignore_conflicts=True)
+    message_ids = [event.message_id for event in created]
+    # ignore_conflicts returns no primary keys: read back the ids of what this
+    # call stored. A row a concurrent request stored first is its duplicate.
+    ids = dict(
+        Event.objects.filter(
+            source=batch.source,
+            message_id__in=message_ids,
+            received_at=batch.received_at,
+        ).values_list("message_id", "pk")
+    )
+    for event, parsed in batch.pending:
+        if event.message_id in ids:
+            batch.result.stored.append(ids[event.message_id])
+            batch.stored_parsed.append(parsed)
+        else:
+            batch.result.duplicates += 1
+    batch.pending = []
+
+
+def new_event(
+    batch: Batch, parsed: ParsedEvent, profile_id: int, contact_id: int | None
+) -> Event:
+    return Event(
+        source=batch.source,
+        message_id=parsed.message_id,
+        type=parsed.type,
+        name=parsed.name,
+        user_id=parsed.user_id or "",
+        anonymous_id=parsed.anonymous_id or "",
+        previous_id=parsed.previous_id or "",
+        group_id=parsed.group_id or "",
+        profile_id=profile_id,
+        contact_id=contact_id,
+        properties=parsed.properties,
+        traits=parsed.traits,
+        context=parsed.context,
+        timestamp=parsed.timestamp,
+        original_timestamp=parsed.original_timestamp,
+        sent_at=parsed.sent_at,
+        received_at=batch.received_at,
+    )
+
+
 def store_event(
     source: Source, parsed: ParsedEvent, *, received_at: datetime
-) -> tuple[Event | None, list[str]]:
-    """Store one parsed event; return (None, []) when its messageId is known."""
+) -> tuple[Event | None, list[contact_services.IdentityWarning]]:
+    """Store one event that may change who someone is; (None, []) if a duplicate.
+
+    Resolves the profile (joining or merging ids), applies the person's
+    traits, and gives a contact the events its profile stored before.
+    """
     if Event.objects.filter(source=source, message_id=parsed.message_id).exists():
         return None, []
     try:
         with transaction.atomic():
-            profile = contact_services.resolve_profile(
-                user_id=parsed.user_id, anonymous_id=parsed.anonymous_id
+            profile, warnings = resolve_person(source, parsed)
+            event = new_event(
+                Batch(source, received_at, IngestResult()),
+                parsed,
+                profile.pk,
+                profile.contact_id,
             )
-            warnings: list[str] = []
-            if parsed.type == EventType.IDENTIFY and parsed.traits:
-                identified = contact_services.identify_profile(
-                    profile,
-                    traits=parsed.traits,
-                    source=f"identify via source {source.name}",
-                    occurred_at=parsed.timestamp,
-                )
-                profile, warnings = identified.profile, identified.warnings
-                if identified.contact_changed:
-                    adopt_profile_events(profile.pk, contact_id=profile.contact_id)
-            event = Event.objects.create(
-                source=source,
-                message_id=parsed.message_id,
-                type=parsed.type,
-                name=parsed.name,
-                user_id=parsed.user_id or "",
-                anonymous_id=parsed.anonymous_id or "",
-                profile=profile,
-                contact_id=profile.contact_id,
-                properties=parsed.properties,
-                traits=parsed.traits,
-                context=parsed.context,
-                timestamp=parsed.timestamp,
-                original_timestamp=parsed.original_timestamp,
-                sent_at=parsed.sent_at,
-                received_at=received_at,
-            )
+            event.save(force_insert=True)
     except IntegrityError:
         # The same messageId committed by a concurrent request between our
         # check and our insert: the unique constraint makes it a duplicate.
@@ -159,19 +312,70 @@ def store_event(
     return event, warnings
 
 
-def adopt_profile_events(profile_id: int, *, contact_id: int) -> int:
-    """Give a contact the events its profile stored before the phone was known."""
-    count = Event.objects.filter(profile_id=profile_id, contact__isnull=True).update(
-        contact_id=contact_id
+def resolve_person(source: Source, parsed: ParsedEvent):
+    resolution = contact_services.resolve_profile(
+        user_id=parsed.user_id,
+        anonymous_id=parsed.anonymous_id,
+        cause=f"{parsed.type} {parsed.message_id} via source {source.name}",
     )
+    profile, warnings = resolution.profile, list(resolution.warnings)
+    merged = list(resolution.merged)
+    if parsed.type == EventType.ALIAS:
+        alias = contact_services.alias_profile(
+            profile,
+            previous_id=parsed.previous_id,
+            cause=f"alias {parsed.message_id} via source {source.name}",
+        )
+        merged += alias.merged
+        warnings += alias.warnings
+    contact_changed = bool(merged)
+    if parsed.identify_traits:
+        identified = contact_services.identify_profile(
+            profile,
+            traits=parsed.identify_traits,
+            source=f"{parsed.type} via source {source.name}",
+            occurred_at=parsed.timestamp,
+        )
+        profile = identified.profile
+        warnings += identified.warnings
+        contact_changed = contact_changed or identified.contact_changed
+    profile.refresh_from_db(fields=["contact"])
+    if contact_changed and profile.contact_id:
+        adopt_profile_events([profile.pk, *merged], contact_id=profile.contact_id)
+    return profile, warnings
+
+
+def adopt_profile_events(profile_ids: list[int], *, contact_id: int) -> int:
+    """Give a contact the events its profiles stored before the phone was known."""
+    count = Event.objects.filter(
+        profile_id__in=profile_ids, contact__isnull=True
+    ).update(contact_id=contact_id)
     if count:
         logger.info(
-            "contact %s: adopted %d earlier events of profile %s",
+            "contact %s: adopted %d earlier events of profiles %s",
             contact_id,
             count,
-            profile_id,
+            profile_ids,
         )
     return count
+
+
+def write_source_log(source: Source, result: IngestResult) -> None:
+    """Keep a request's rejections and warnings where the source's admin sees them."""
+    problems = [(LogLevel.ERROR, problem) for problem in result.errors]
+    problems += [(LogLevel.WARNING, problem) for problem in result.warnings]
+    if not problems or source.name == SYSTEM_SOURCE_NAME:
+        return
+    SourceLogEntry.objects.bulk_create(
+        SourceLogEntry(
+            source=source,
+            level=level,
+            code=problem.code,
+            message=problem.message,
+            message_id=str(problem.message_id or "")[:255],
+        )
+        for level, problem in problems[:MAX_LOG_ENTRIES_PER_REQUEST]
+    )
 
 
 def record_system_event(
@@ -225,4 +429,32 @@ def notify_consumers(event_ids: list[int]) -> None:
 def create_source(name: str) -> Source:
     source = Source.objects.create(name=name)
     logger.info("source %s created: %s", source.pk, name)
+    return source
+
+
+def rotate_write_key(source: Source, *, rotated_by: str) -> Source:
+    """Give a source a new write key; the old one works for WRITE_KEY_GRACE more."""
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(pk=source.pk)
+        source.previous_write_key = source.write_key
+        source.previous_key_expires_at = timezone.now() + WRITE_KEY_GRACE
+        source.write_key = new_write_key()
+        source.save(
+            update_fields=[
+                "previous_write_key",
+                "previous_key_expires_at",
+                "write_key",
+                "updated_at",
+            ]
+        )
+        SourceLogEntry.objects.create(
+            source=source,
+            level=LogLevel.WARNING,
+            code="write_key_rotated",
+            message=(
+                f"write key rotated by {rotated_by}; the old key works until "
+                f"{source.previous_key_expires_at:%Y-%m-%d %H:%M} UTC"
+            ),
+        )
+    logger.info("source %s: write key rotated by %s", source.pk, rotated_by)
     return source

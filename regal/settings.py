@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "channels",
     "regal",
@@ -93,6 +96,11 @@ TEMPLATES = [
 
 # Database ------------------------------------------------------------------
 
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keeps the keys of two Regal installs (or two test runs) on one Redis, and
+# their SQLite test databases, apart.
+REGAL_INSTANCE = os.environ.get("REGAL_INSTANCE", "regal")
+
 SQLITE_OPTIONS = {
     # WAL lets the web process read while the q cluster writes; IMMEDIATE
     # takes the write lock at BEGIN so two writers queue instead of failing
@@ -115,7 +123,7 @@ else:
             "OPTIONS": SQLITE_OPTIONS,
             # A file, not memory, so that the processes the end-to-end tests
             # start can open the same test database.
-            "TEST": {"NAME": VAR_DIR / "test-regal.sqlite3"},
+            "TEST": {"NAME": VAR_DIR / f"test-{REGAL_INSTANCE}.sqlite3"},
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -125,9 +133,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channels and the task queue ---------------------------------------------------
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
-# Keeps the keys of two Regal installs (or two test runs) on one Redis apart.
-REGAL_INSTANCE = os.environ.get("REGAL_INSTANCE", "regal")
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -142,7 +147,7 @@ else:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "channels.sqlite3",
         "OPTIONS": SQLITE_OPTIONS,
-        "TEST": {"NAME": VAR_DIR / "test-channels.sqlite3"},
+        "TEST": {"NAME": VAR_DIR / f"test-{REGAL_INSTANCE}-channels.sqlite3"},
     }
     DATABASE_ROUTERS = ["channels_lite.router.ChannelsRouter"]
     CHANNEL_LAYERS = {
@@ -189,12 +194,36 @@ STATIC_ROOT = VAR_DIR / "static"
 
 # REST framework ----------------------------------------------------------------
 
+# Closed by default: a view answers only an API token (made in the admin or with
+# `manage.py drf_create_token`) or a signed-in staff member. The ingestion views
+# set their own classes, so a write key opens /v1/ and nothing else.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["regal.permissions.IsTokenHolderOrStaff"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "regal.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Regal API",
+    "DESCRIPTION": (
+        "Send events in through the Segment-shaped ingestion API (/v1/, "
+        "authenticated by a source's write key) and read contacts and events "
+        "back (/api/v1/, authenticated by an API token: `Authorization: Token …`)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's scripts come from the installed sidecar package, so it
+    # works on a machine with no internet and sends readers to no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Regal -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.views import defaults
 
 from regal.api import json_error
 
-JSON_PREFIXES = ("/v1/", "/api/", "/twilio/")
+JSON_PREFIXES = ("/v1/", "/api/", "/twilio/", "/events")
 
 
 def not_found(request, exception=None):

@@ -11,7 +11,8 @@ class WriteKeyAuthentication(authentication.BaseAuthentication):
     """Find the source from its write key, wherever the SDK put it.
 
     Segment's SDKs send the key as the HTTP Basic user name with no password;
-    some integrations send it as a Bearer token or as `writeKey` in the body.
+    some integrations send it as a Bearer token or as `writeKey` in the body,
+    and Regal's own events API as the bare Authorization header.
     A request that names a key which no enabled source has is refused.
     """
 
@@ -32,10 +33,15 @@ class WriteKeyAuthentication(authentication.BaseAuthentication):
 
 
 def header_write_key(request) -> str | None:
-    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    """The key from `Basic <base64 key:>`, `Bearer <key>`, or a bare `<key>`."""
+    header = request.META.get("HTTP_AUTHORIZATION", "").strip()
+    scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
+    if not credentials:
+        # Regal's own events API sends the raw key as the whole header.
+        return header or None
     if scheme.lower() == "bearer":
-        return credentials or None
+        return credentials
     if scheme.lower() != "basic":
         return None
     try:

@@ -1,0 +1,49 @@
+import json
+import zlib
+
+from rest_framework import exceptions
+from rest_framework.parsers import BaseParser
+
+from events.errors import InvalidEventError
+
+# Checked on the inflated body: a gzip request is as large as what it carries.
+MAX_REQUEST_BYTES = 500 * 1024
+
+
+class IngestJSONParser(BaseParser):
+    """JSON, plain or gzip-compressed, of any declared media type.
+
+    SDKs send `application/json`, browsers' beacons `text/plain`; RudderStack
+    compresses with gzip. The body is read at most one byte past the limit,
+    and inflated likewise, so an oversized or zip-bomb body costs nothing.
+    """
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        raw = stream.read(MAX_REQUEST_BYTES + 1) if stream else b""
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding == "gzip":
+            raw = inflate(raw)
+        elif encoding not in ("", "identity"):
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail=f"Content-Encoding {encoding!r} is not supported"
+            )
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise InvalidEventError(
+                f"a request holds at most {MAX_REQUEST_BYTES // 1024} KB of JSON",
+                code="request_too_large",
+            )
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+
+
+def inflate(raw: bytes) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return inflater.decompress(raw, MAX_REQUEST_BYTES + 1)
+    except zlib.error as exc:
+        raise exceptions.ParseError(f"the body is not valid gzip: {exc}") from exc
