@@ -157,6 +157,17 @@ else:
         }
     }
 
+# The cache holds the ingestion API's per-source rate counts: shared by every
+# web process through Redis, per process without it.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REGAL_INSTANCE,
+        }
+    }
+
 Q_CLUSTER = {
     "name": REGAL_INSTANCE,
     # One worker is nearly always running the due-step ticker.
