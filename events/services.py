@@ -86,6 +86,7 @@ def ingest_events(
     batch_context: dict | None = None,
     received_at: datetime | None = None,
     traits_identify: bool = False,
+    notify: bool = True,
 ) -> IngestResult:
     """Store a batch of Segment-shaped events for a source.
 
@@ -93,7 +94,8 @@ def ingest_events(
     are kept. A messageId the source has sent before stores nothing. Once the
     stored events have committed, the consumers named by REGAL_EVENT_CONSUMERS
     get their ids. `traits_identify` applies every event's traits to the
-    person, as Regal's own events API does.
+    person, as Regal's own events API does. `notify=False` stores without
+    handing the events on, for imports of history campaigns must not act on.
     """
     started = time.monotonic()
     if len(payloads) > MAX_BATCH_EVENTS:
@@ -121,7 +123,8 @@ def ingest_events(
     registry.record_seen(batch.stored_parsed)
     write_source_log(source, result)
     stored = list(result.stored)
-    transaction.on_commit(lambda: notify_consumers(stored))
+    if notify:
+        transaction.on_commit(lambda: notify_consumers(stored))
     logger.info(
         "source %s: stored %d events, %d duplicates, %d rejected in %d ms",
         source.pk,
