@@ -8,7 +8,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -49,3 +49,15 @@ def error_message(detail: object) -> str:
 
 def json_error(request, *, status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"code": code, "message": message}, status=status)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer, for the API schema."""
+
+    code = serializers.CharField(help_text="Stable; clients may branch on it.")
+    message = serializers.CharField(help_text="For people.")
+
+
+def error_responses(*statuses: int) -> dict[int, type[ErrorSerializer]]:
+    """The schema's error answers of a view behind the default authentication."""
+    return dict.fromkeys((*statuses, 401, 403), ErrorSerializer)

@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from events.api.urls import api_urlpatterns as event_api_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:conversation-list")),
@@ -11,6 +14,10 @@ urlpatterns = [
     path("desk/", include("agents.desk.urls")),
     path("twilio/", include("agents.urls")),
     path("v1/", include("events.api.urls")),
+    path("api/v1/", include("contacts.api.urls")),
+    path("api/v1/", include(event_api_urlpatterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
 handler404 = "regal.views.not_found"

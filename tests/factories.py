@@ -3,13 +3,15 @@
 import itertools
 from datetime import timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from campaigns.choices import CampaignStatus, StepKind
 from campaigns.models import Campaign, CampaignStep
 from contacts import services as contact_services
-from contacts.choices import Channel
-from contacts.models import Contact, Profile
+from contacts.choices import Channel, IdentifierKind
+from contacts.models import Contact, Profile, ProfileIdentifier
 from events.choices import EventType
 from events.models import Event, Source
 
@@ -79,3 +81,21 @@ def make_event(contact: Contact | None = None, **overrides) -> Event:
         **overrides,
     }
     return Event.objects.create(**fields)
+
+
+def make_profile(contact: Contact | None = None, *, user_id: str = "") -> Profile:
+    """A profile of the contact, known by `user_id` when one is given."""
+    profile = Profile.objects.create(contact=contact)
+    if user_id:
+        ProfileIdentifier.objects.create(
+            profile=profile, kind=IdentifierKind.USER_ID, value=user_id
+        )
+    return profile
+
+
+def make_api_token(*, is_staff: bool = False) -> Token:
+    """An API token of a new user, as an admin makes one for an integrator."""
+    user = User.objects.create_user(
+        username=f"integrator-{next(_numbers)}", is_staff=is_staff
+    )
+    return Token.objects.create(user=user)

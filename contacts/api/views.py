@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -10,7 +10,7 @@ from contacts.api.serializers import (
     ContactFilterSerializer,
     ContactSerializer,
 )
-from regal.api import ErrorSerializer
+from regal.api import error_responses
 from regal.pagination import NewestFirstPagination
 
 
@@ -28,7 +28,7 @@ class ContactViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[ContactFilterSerializer],
-        responses={200: ContactSerializer(many=True), 400: ErrorSerializer},
+        responses={200: ContactSerializer(many=True), **error_responses(400)},
     )
     def list(self, request: Request) -> Response:
         filters = ContactFilterSerializer(
@@ -47,7 +47,10 @@ class ContactViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(contacts)
         return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
-    @extend_schema(responses={200: ContactDetailSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses={200: ContactDetailSerializer, **error_responses(404)},
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         contact = queries.get_contact_with_consent(int(pk))
         if contact is None:

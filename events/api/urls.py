@@ -1,6 +1,12 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from events.api.views import BatchView, IngestView
+from events.api.views import (
+    BatchView,
+    ContactEventListView,
+    EventViewSet,
+    IngestView,
+)
 
 urlpatterns = [
     path("batch", BatchView.as_view(), name="ingest-batch"),
@@ -8,5 +14,18 @@ urlpatterns = [
     *(
         path(kind, IngestView.as_view(event_type=kind), name=f"ingest-{kind}")
         for kind in ("track", "identify", "page", "screen")
+    ),
+]
+
+# The read API, under /api/v1/ (regal/urls.py); token auth, not write keys.
+router = SimpleRouter()
+router.register("events", EventViewSet, basename="event")
+
+api_urlpatterns = [
+    *router.urls,
+    path(
+        "contacts/<int:contact_id>/events/",
+        ContactEventListView.as_view(),
+        name="contact-events",
     ),
 ]
