@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +25,8 @@ from contacts.models import (
 from contacts.phones import mask_phone, normalize_phone
 
 logger = logging.getLogger(__name__)
+
+EMAIL_MAX_LENGTH = Contact._meta.get_field("email").max_length
 
 # Placeholders that SDKs and careless integrations send instead of an id. Taking
 # them as identities would merge every anonymous visitor into one person.
@@ -320,6 +322,9 @@ def normalize_address(
         email = value.strip().lower()
         try:
             validate_email(email)
+            # validate_email lets through 320 characters; Contact.email, like
+            # RFC 5321, holds 254, and a longer one failed the whole request.
+            MaxLengthValidator(EMAIL_MAX_LENGTH)(email)
         except ValidationError:
             warnings.append(
                 IdentityWarning("invalid_email", f"{value!r} is not an e-mail address")
