@@ -170,6 +170,15 @@ def parse_time(payload: dict, key: str) -> datetime | None:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: a time at the calendar's edge with an offset, such as
+        # 0001-01-01T00:00+01:00, has no UTC moment and would fail the batch.
+        parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidEventError(
+            f"{key} {value!r} is outside the years 1 to 9999 in UTC",
+            code="invalid_timestamp",
+        ) from exc
     return parsed
 
 
@@ -187,7 +196,11 @@ def event_time(
     timestamp is trusted as sent; otherwise the event happened when received.
     """
     if original_timestamp and sent_at:
-        when = received_at - (sent_at - original_timestamp)
+        try:
+            when = received_at - (sent_at - original_timestamp)
+        except OverflowError:
+            # Clocks millennia apart: no correction means anything.
+            return received_at
     else:
         when = timestamp or original_timestamp or received_at
     if when > received_at + MAX_FUTURE_SKEW:
