@@ -223,7 +223,15 @@ def changes_identity(parsed: ParsedEvent) -> bool:
 
 
 def remember(batch: Batch, parsed: ParsedEvent, event: Event) -> None:
-    """After the slow path, later events of the same ids may take the fast one."""
+    """After the slow path, later events of the same ids may take the fast one.
+
+    The slow path may have given the profile a new contact: every id the batch
+    knows of the profile follows, so that an event sent later under another
+    of its ids goes to that contact too.
+    """
+    for key, (profile_id, _) in batch.known.items():
+        if profile_id == event.profile_id:
+            batch.known[key] = (event.profile_id, event.contact_id)
     if parsed.previous_id:
         # The alias may have merged the profile this id named: resolve it anew.
         for kind in IdentifierKind.values:
