@@ -202,6 +202,7 @@ def identify_profile(
     with transaction.atomic():
         profile = queries.profile_for_update(profile.pk)
         result.profile = profile
+        left_contact_id = profile.contact_id
         profile.traits = {**profile.traits, **traits}
         profile.save(update_fields=["traits", "updated_at"])
 
@@ -211,8 +212,12 @@ def identify_profile(
             profile.save(update_fields=["contact", "updated_at"])
             result.contact_changed = True
             # Everything the profile said before the phone arrived is now the
-            # contact's too.
-            traits = profile.traits
+            # contact's too, except a flat optIn it sent while it had another
+            # number: that was consent for that number, not for this one.
+            carried = profile.traits
+            if left_contact_id is not None and "optIn" not in traits:
+                carried = {k: v for k, v in carried.items() if k != "optIn"}
+            traits = carried
         result.contact = profile.contact
         if result.contact:
             result.warnings += apply_traits(
