@@ -1,6 +1,7 @@
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from agents.models import Conversation, Message
+from contacts.choices import Channel
 
 
 def message_for_update(message_id: int) -> Message:
@@ -13,21 +14,34 @@ def message_for_update(message_id: int) -> Message:
 
 
 def list_conversations() -> QuerySet[Conversation]:
-    """Conversations, latest first, each with the body of its last message."""
-    last_body = (
-        Message.objects.filter(conversation=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("body")[:1]
+    """Conversations, latest first, with their last message's id, body, direction."""
+    last = Message.objects.filter(conversation=OuterRef("pk")).order_by(
+        "-created_at", "-id"
     )
     return (
         Conversation.objects.select_related("contact")
-        .annotate(last_body=Subquery(last_body))
+        .annotate(
+            last_message_pk=Subquery(last.values("pk")[:1]),
+            last_body=Subquery(last.values("body")[:1]),
+            last_direction=Subquery(last.values("direction")[:1]),
+        )
         .order_by(F("last_message_at").desc(nulls_last=True), "-id")
     )
 
 
 def get_conversation(conversation_id: int) -> Conversation:
+    """The conversation with its contact; raises Conversation.DoesNotExist."""
     return Conversation.objects.select_related("contact").get(pk=conversation_id)
+
+
+def list_messages_for_conversation(conversation: Conversation) -> QuerySet[Message]:
+    """A conversation's messages, oldest first."""
+    return conversation.messages.order_by("created_at", "id")
+
+
+def conversation_has_sms_consent(conversation: Conversation) -> bool:
+    """Whether the contact would get an SMS sent now; sending checks again."""
+    return conversation.contact.has_consent(Channel.SMS)
 
 
 def list_messages_after(message_id: int, *, limit: int) -> QuerySet[Message]:
@@ -40,4 +54,9 @@ def list_messages_after(message_id: int, *, limit: int) -> QuerySet[Message]:
 
 
 def latest_message_id() -> int:
+    """The newest message id, 0 if none: a page's replay watermark.
+
+    Read it before the rows a page shows: a message stored in between is then
+    replayed to the page's websocket rather than lost.
+    """
     return Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0

@@ -25,6 +25,7 @@ def message_payload(message: Message) -> dict:
         "direction": message.direction,
         "body": message.body,
         "status": message.status,
+        "status_label": message.get_status_display(),
         "created_at": message.created_at.isoformat(),
     }
 

@@ -10,4 +10,9 @@ urlpatterns = [
         views.conversation_detail,
         name="conversation-detail",
     ),
+    path(
+        "conversations/<int:conversation_id>/reply/",
+        views.reply,
+        name="conversation-reply",
+    ),
 ]

@@ -1,36 +1,74 @@
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import render
+"""The desk: conversations and their threads, kept live by desk.js."""
 
-from agents import queries
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from agents import queries, services
+from agents.desk.forms import ReplyForm
 from agents.models import Conversation
+
+# The list is the latest conversations, not an archive.
+MAX_CONVERSATIONS = 200
 
 
 @login_required
-def conversation_list(request):
-    conversations = queries.list_conversations()[:200]
+@require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    # The watermark before the rows: what is stored in between is replayed.
+    last_message_id = queries.latest_message_id()
+    conversations = queries.list_conversations()[:MAX_CONVERSATIONS]
     return render(
         request,
         "desk/conversation_list.html",
-        {
-            "conversations": conversations,
-            "last_message_id": queries.latest_message_id(),
-        },
+        {"conversations": list(conversations), "last_message_id": last_message_id},
     )
 
 
 @login_required
-def conversation_detail(request, conversation_id: int):
+@require_GET
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = conversation_or_404(conversation_id)
+    return render_thread(request, conversation, form=ReplyForm.blank())
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = conversation_or_404(conversation_id)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return render_thread(request, conversation, form=form, status=400)
+    services.queue_sms(
+        conversation.contact,
+        body=form.cleaned_data["body"],
+        idempotency_key=form.idempotency_key(),
+    )
+    if request.headers.get("X-Requested-With") == "fetch":
+        # desk.js posts in the background: the thread stays open and its
+        # websocket shows the message and its status as they change.
+        return HttpResponse(status=204)
+    return redirect("desk:conversation-detail", conversation.pk)
+
+
+def conversation_or_404(conversation_id: int) -> Conversation:
     try:
-        conversation = queries.get_conversation(conversation_id)
+        return queries.get_conversation(conversation_id)
     except Conversation.DoesNotExist as exc:
         raise Http404("no such conversation") from exc
-    return render(
-        request,
-        "desk/conversation_detail.html",
-        {
-            "conversation": conversation,
-            "messages": conversation.messages.order_by("created_at", "id"),
-            "last_message_id": queries.latest_message_id(),
-        },
-    )
+
+
+def render_thread(
+    request: HttpRequest, conversation: Conversation, *, form: ReplyForm, status=200
+) -> HttpResponse:
+    last_message_id = queries.latest_message_id()
+    messages = queries.list_messages_for_conversation(conversation)
+    context = {
+        "conversation": conversation,
+        "messages": list(messages),
+        "sms_consent": queries.conversation_has_sms_consent(conversation),
+        "form": form,
+        "last_message_id": last_message_id,
+    }
+    return render(request, "desk/conversation_detail.html", context, status=status)

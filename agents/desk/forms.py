@@ -1,0 +1,28 @@
+import uuid
+
+from django import forms
+
+# Twilio's limit for one message body, however many segments it takes.
+MAX_SMS_LENGTH = 1600
+
+
+class ReplyForm(forms.Form):
+    """An agent's SMS to the contact of the thread.
+
+    `token` is rendered with the form and names this one reply: posting the
+    same form twice (a double click, a retry after a dropped connection)
+    queues one SMS.
+    """
+
+    body = forms.CharField(
+        max_length=MAX_SMS_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Text the contact"}),
+    )
+    token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+
+    @classmethod
+    def blank(cls) -> "ReplyForm":
+        return cls(initial={"token": uuid.uuid4().hex})
+
+    def idempotency_key(self) -> str:
+        return f"desk-reply:{self.cleaned_data['token']}"
