@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tests.live import running_regal
@@ -13,3 +15,17 @@ def live_regal(transactional_db, tmp_path):
     """
     with running_regal(tmp_path) as live:
         yield live
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip the calling test unless `condition` holds; in CI, fail it instead.
+
+    `reason` says what to install. CI sets REGAL_REQUIRE_ALL_TESTS=1 so that a
+    missing browser or package fails the run rather than quietly skipping
+    what it was meant to prove.
+    """
+    if condition:
+        return
+    if os.environ.get("REGAL_REQUIRE_ALL_TESTS") == "1":
+        pytest.fail(f"REGAL_REQUIRE_ALL_TESTS=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
