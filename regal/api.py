@@ -19,7 +19,14 @@ logger = logging.getLogger(__name__)
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, RegalError):
-        return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+        response = Response(
+            {"code": exc.code, "message": exc.message}, status=exc.status
+        )
+        if exc.status == 401:
+            # HTTP requires a 401 to say how to authenticate; DRF adds the
+            # header to its own exceptions only.
+            add_authenticate_header(response, context)
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"code": "request_too_large", "message": "the request body is too large"},
@@ -30,6 +37,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     response.data = {"code": error_code(exc), "message": error_message(exc.detail)}
     return response
+
+
+def add_authenticate_header(response: Response, context: dict) -> None:
+    view, request = context.get("view"), context.get("request")
+    header = view.get_authenticate_header(request) if view and request else None
+    if header:
+        response["WWW-Authenticate"] = header
 
 
 def error_code(exc: exceptions.APIException) -> str:
