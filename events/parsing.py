@@ -55,6 +55,11 @@ def parse_event(
         raise InvalidEventError(
             f"event is larger than {MAX_EVENT_BYTES // 1024} KB", code="event_too_large"
         )
+    if holds_nul(payload) or holds_nul(batch_context):
+        # PostgreSQL can store a NUL neither in text nor in jsonb.
+        raise InvalidEventError(
+            "the event holds a NUL character (\\u0000)", code="invalid_character"
+        )
 
     event_type = payload.get("type") or default_type
     if event_type not in EventType.values:
@@ -121,6 +126,17 @@ def person_traits(
     return traits or (context_traits if isinstance(context_traits, dict) else {})
 
 
+def holds_nul(value: object) -> bool:
+    """Whether a NUL character is anywhere in a JSON value, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(item) for item in value)
+    return False
+
+
 def parse_name(payload: dict, event_type: str) -> str:
     if event_type == EventType.TRACK:
         name = payload.get("event")
@@ -171,15 +187,15 @@ def parse_time(payload: dict, key: str) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        # Stored in UTC: a time at the calendar's edge with an offset, such as
-        # 0001-01-01T00:00+01:00, has no UTC moment and would fail the batch.
-        parsed.astimezone(UTC)
+        # In UTC, because PostgreSQL takes offsets up to 15:59 only, while
+        # ISO-8601 allows 23:59; and a time at the calendar's edge with an
+        # offset, such as 0001-01-01T00:00+01:00, has no UTC moment at all.
+        return parsed.astimezone(UTC)
     except OverflowError as exc:
         raise InvalidEventError(
             f"{key} {value!r} is outside the years 1 to 9999 in UTC",
             code="invalid_timestamp",
         ) from exc
-    return parsed
 
 
 def event_time(

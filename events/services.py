@@ -377,13 +377,15 @@ def write_source_log(source: Source, result: IngestResult) -> None:
     problems += [(LogLevel.WARNING, problem) for problem in result.warnings]
     if not problems or source.name == SYSTEM_SOURCE_NAME:
         return
+    # A rejected event may carry NULs, which PostgreSQL text cannot hold; the
+    # log is for people to read, so they are dropped.
     SourceLogEntry.objects.bulk_create(
         SourceLogEntry(
             source=source,
             level=level,
             code=problem.code,
-            message=problem.message,
-            message_id=str(problem.message_id or "")[:255],
+            message=problem.message.replace("\x00", ""),
+            message_id=str(problem.message_id or "").replace("\x00", "")[:255],
         )
         for level, problem in problems[:MAX_LOG_ENTRIES_PER_REQUEST]
     )
