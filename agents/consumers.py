@@ -1,13 +1,20 @@
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
 from agents import queries
 from agents.realtime import DESK_GROUP, message_payload
 
 # A desk that missed more than this is told to reload instead of replaying.
 MAX_REPLAY = 500
+# A change stamps updated_at before its transaction commits, and the web and
+# worker processes may run on machines whose clocks differ a little: replaying
+# changes from a bit earlier than asked covers both. The desk keeps the newest
+# state of a message, so what it gets twice costs nothing.
+REPLAY_SLACK = timedelta(seconds=30)
 # Closing codes the desk's script acts on (4000-4999 are the application's).
 CLOSE_NOT_SIGNED_IN = 4401
 
@@ -16,9 +23,11 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
     """Pushes new and changed messages to a signed-in agent's desk.
 
     `?after=<message id>` on the URL replays what the desk missed while it
-    was disconnected, before live updates start: the desk joins the group
-    first, so nothing stored during the replay falls between the two, and a
-    message sent twice is one the desk shows once.
+    was disconnected, before live updates start: the messages stored after
+    that id. A thread, which shows statuses, adds `&conversation=<id>&since=
+    <ISO time>` to get its messages whose status changed since then too. The
+    desk joins the group first, so nothing stored during the replay falls
+    between the two, and a message sent twice is one the desk shows once.
     """
 
     async def connect(self):
@@ -32,14 +41,14 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(DESK_GROUP, self.channel_name)
         await self.accept()
-        after = self.after_id()
+        after = self.int_param("after")
         if after is None:
             return
-        # TODO: replay status changes too, and messages whose transaction
-        # committed after a higher id's did; both show only on reload now.
-        # Message ids cannot say what changed since: that needs a sequence
-        # number taken per change, at commit.
-        missed = await missed_messages(after)
+        missed = await missed_messages(
+            after,
+            conversation_id=self.int_param("conversation"),
+            changed_since=self.changed_since(),
+        )
         if len(missed) > MAX_REPLAY:
             await self.send_json({"type": "reload"})
             return
@@ -52,16 +61,31 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
     async def message_changed(self, event):
         await self.send_json({"type": "message", "message": event["message"]})
 
-    def after_id(self) -> int | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        value = query.get("after", [""])[0]
+    def int_param(self, name: str) -> int | None:
+        value = self.query_param(name)
         return int(value) if value.isdigit() else None
+
+    def changed_since(self) -> datetime | None:
+        try:
+            since = datetime.fromisoformat(self.query_param("since"))
+        except ValueError:
+            return None
+        return since - REPLAY_SLACK if timezone.is_aware(since) else None
+
+    def query_param(self, name: str) -> str:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        return query.get(name, [""])[0]
 
 
 @database_sync_to_async
-def missed_messages(after: int) -> list[dict]:
-    """Up to MAX_REPLAY + 1 messages after `after`: one more says "too many"."""
-    return [
-        message_payload(message)
-        for message in queries.list_messages_after(after, limit=MAX_REPLAY + 1)
-    ]
+def missed_messages(
+    after: int, *, conversation_id: int | None, changed_since: datetime | None
+) -> list[dict]:
+    """Up to MAX_REPLAY + 1 missed messages: one more says "too many"."""
+    missed = queries.list_messages_after(
+        after,
+        limit=MAX_REPLAY + 1,
+        conversation_id=conversation_id,
+        changed_since=changed_since,
+    )
+    return [message_payload(message) for message in missed]

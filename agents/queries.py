@@ -1,4 +1,7 @@
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from datetime import datetime
+
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from agents.models import Conversation, Message
 from contacts.choices import Channel
@@ -44,19 +47,30 @@ def conversation_has_sms_consent(conversation: Conversation) -> bool:
     return conversation.contact.has_consent(Channel.SMS)
 
 
-def list_messages_after(message_id: int, *, limit: int) -> QuerySet[Message]:
-    """Messages newer than the one a desk saw last, oldest first."""
+def list_messages_after(
+    message_id: int,
+    *,
+    limit: int,
+    conversation_id: int | None = None,
+    changed_since: datetime | None = None,
+) -> QuerySet[Message]:
+    """Messages after `message_id`, and the conversation's changed since, by id."""
+    missed = Q(pk__gt=message_id)
+    if conversation_id is not None and changed_since is not None:
+        missed |= Q(conversation_id=conversation_id, updated_at__gte=changed_since)
     return (
         Message.objects.select_related("conversation__contact")
-        .filter(pk__gt=message_id)
+        .filter(missed)
         .order_by("pk")[:limit]
     )
 
 
-def latest_message_id() -> int:
-    """The newest message id, 0 if none: a page's replay watermark.
+def desk_watermark() -> dict:
+    """What a desk page has seen: the newest message id and the time now.
 
-    Read it before the rows a page shows: a message stored in between is then
-    replayed to the page's websocket rather than lost.
+    Read it before the rows a page shows: a message stored or changed in
+    between is then replayed to the page's websocket rather than lost.
     """
-    return Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    now = timezone.now()
+    latest = Message.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return {"after": latest or 0, "since": now.isoformat(timespec="microseconds")}

@@ -27,6 +27,8 @@ def message_payload(message: Message) -> dict:
         "status": message.status,
         "status_label": message.get_status_display(),
         "created_at": message.created_at.isoformat(),
+        # Fixed width, so that the desk compares them as strings.
+        "updated_at": message.updated_at.isoformat(timespec="microseconds"),
     }
 
 

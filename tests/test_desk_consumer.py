@@ -9,16 +9,19 @@ configured one: channels-redis with REDIS_URL, else the embedded SQLite layer
 on the 'channels' database, hence `__all__`.
 """
 
+from urllib.parse import quote
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from agents import consumers, realtime, services
 from regal.asgi import application
-from tests.factories import next_phone
+from tests.factories import make_contact, next_phone
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -48,7 +51,13 @@ def receive_inbound(body: str, *, from_number: str | None = None):
     )
 
 
-def frame(message) -> dict:
+def frame(
+    message,
+    *,
+    direction: str = "inbound",
+    status: str = "received",
+    status_label: str = "Received",
+) -> dict:
     contact = message.conversation.contact
     return {
         "type": "message",
@@ -60,13 +69,21 @@ def frame(message) -> dict:
                 "name": contact.phone,
                 "phone": contact.phone,
             },
-            "direction": "inbound",
+            "direction": direction,
             "body": message.body,
-            "status": "received",
-            "status_label": "Received",
+            "status": status,
+            "status_label": status_label,
             "created_at": message.created_at.isoformat(),
+            "updated_at": message.updated_at.isoformat(timespec="microseconds"),
         },
     }
+
+
+def sent_sms(body: str):
+    """An outbound SMS the console gateway has sent: its status changed."""
+    contact = make_contact(sms_consent=True)
+    queued = services.queue_sms(contact, body=body, idempotency_key=f"key-{body}")
+    return services.send_pending_sms(queued.pk)
 
 
 @pytest.mark.parametrize(
@@ -185,4 +202,53 @@ def test_desk_socket_asks_a_desk_that_missed_too_much_to_reload(monkeypatch):
     received, quiet = async_to_sync(scenario)()
 
     assert received == {"type": "reload"}
+    assert quiet is True
+
+
+def test_desk_socket_replays_a_thread_its_messages_changed_since():
+    session_key = signed_in_session_key()
+    since = timezone.now().isoformat(timespec="microseconds")
+    message = sent_sms("Your parcel ships today")
+    query = (
+        f"?after={message.pk}&conversation={message.conversation_id}"
+        f"&since={quote(since)}"
+    )
+
+    async def scenario():
+        socket = desk_socket(session_key=session_key, query=query)
+        await socket.connect()
+        received = await socket.receive_json_from(timeout=RECEIVE_TIMEOUT)
+        quiet = await socket.receive_nothing(timeout=QUIET_SECONDS)
+        await socket.disconnect()
+        return received, quiet
+
+    received, quiet = async_to_sync(scenario)()
+
+    assert received == frame(
+        message, direction="outbound", status="sent", status_label="Sent"
+    )
+    assert quiet is True
+
+
+def test_desk_socket_replays_a_thread_no_changes_of_other_conversations():
+    session_key = signed_in_session_key()
+    since = timezone.now().isoformat(timespec="microseconds")
+    other = sent_sms("Your parcel ships today")
+    thread = receive_inbound("Where is my parcel?")
+    query = (
+        f"?after={thread.pk}&conversation={thread.conversation_id}&since={quote(since)}"
+    )
+
+    async def scenario():
+        socket = desk_socket(session_key=session_key, query=query)
+        await socket.connect()
+        received = await socket.receive_json_from(timeout=RECEIVE_TIMEOUT)
+        quiet = await socket.receive_nothing(timeout=QUIET_SECONDS)
+        await socket.disconnect()
+        return received, quiet
+
+    received, quiet = async_to_sync(scenario)()
+
+    assert other.pk < thread.pk
+    assert received == frame(thread)
     assert quiet is True

@@ -1,9 +1,11 @@
 import uuid
+from datetime import datetime
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from agents import services
 from agents.choices import Direction, MessageStatus
@@ -103,19 +105,20 @@ def test_desk_list_marks_an_outbound_last_message_as_yours(agent_client):
     assert '<span class="preview">You: Your order shipped</span>' in response.text
 
 
-def test_desk_list_page_carries_the_newest_message_id_for_the_websocket(
-    agent_client,
-):
+def test_desk_list_page_gives_its_websocket_what_it_has_seen(agent_client):
     receive_inbound("older")
     newest = receive_inbound("newer")
+    before = timezone.now()
 
     response = agent_client.get("/desk/")
 
-    assert response.context["last_message_id"] == newest.pk
+    watermark = response.context["watermark"]
+    assert watermark["after"] == newest.pk
+    assert before <= datetime.fromisoformat(watermark["since"]) <= timezone.now()
     assert (
-        f'<script id="last-message-id" type="application/json">{newest.pk}</script>'
-        in response.text
-    )
+        '<script id="desk-watermark" type="application/json">'
+        f'{{"after": {newest.pk}, "since": "{watermark["since"]}"}}</script>'
+    ) in response.text
 
 
 @pytest.mark.parametrize("conversations", [1, 5])

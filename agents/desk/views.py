@@ -16,13 +16,12 @@ MAX_CONVERSATIONS = 200
 @login_required
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    # The watermark before the rows: what is stored in between is replayed.
-    last_message_id = queries.latest_message_id()
+    watermark = queries.desk_watermark()
     conversations = queries.list_conversations()[:MAX_CONVERSATIONS]
     return render(
         request,
         "desk/conversation_list.html",
-        {"conversations": list(conversations), "last_message_id": last_message_id},
+        {"conversations": list(conversations), "watermark": watermark},
     )
 
 
@@ -62,13 +61,13 @@ def conversation_or_404(conversation_id: int) -> Conversation:
 def render_thread(
     request: HttpRequest, conversation: Conversation, *, form: ReplyForm, status=200
 ) -> HttpResponse:
-    last_message_id = queries.latest_message_id()
+    watermark = queries.desk_watermark()
     messages = queries.list_messages_for_conversation(conversation)
     context = {
         "conversation": conversation,
         "messages": list(messages),
         "sms_consent": queries.conversation_has_sms_consent(conversation),
         "form": form,
-        "last_message_id": last_message_id,
+        "watermark": watermark,
     }
     return render(request, "desk/conversation_detail.html", context, status=status)

@@ -1,5 +1,5 @@
 // The desk's live updates: one websocket, reconnecting with the last message
-// id it saw so that the server replays whatever it missed.
+// id and change time it saw so that the server replays whatever it missed.
 (function () {
   "use strict";
 
@@ -11,7 +11,10 @@
   const thread = document.getElementById("thread");
   const list = document.getElementById("conversations");
   const reply = document.getElementById("reply");
-  let lastId = JSON.parse(document.getElementById("last-message-id").textContent) || 0;
+  const watermark = JSON.parse(document.getElementById("desk-watermark").textContent);
+  // Both come from the server, as do the messages' updated_at: no clock here.
+  let lastId = watermark.after;
+  let since = watermark.since;
   let retryDelay = 500;
 
   const timeFormat = new Intl.DateTimeFormat([], {
@@ -51,6 +54,8 @@
   function showInThread(message) {
     if (!thread || String(message.conversation_id) !== thread.dataset.conversationId) return;
     let item = thread.querySelector(`[data-message-id="${message.id}"]`);
+    // Broadcasts from several processes, and replays, can arrive out of order.
+    if (item && message.updated_at < item.dataset.updatedAt) return;
     if (!item) {
       document.getElementById("no-messages")?.remove();
       item = messageItem(message);
@@ -59,6 +64,7 @@
       thread.insertBefore(item, later || null);
       item.scrollIntoView({block: "nearest"});
     }
+    item.dataset.updatedAt = message.updated_at;
     const state = item.querySelector(".status");
     state.dataset.status = message.status;
     state.textContent = message.status_label;
@@ -152,7 +158,12 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/desk/?after=${lastId}`);
+    let query = `after=${lastId}`;
+    if (thread) {
+      query += `&conversation=${thread.dataset.conversationId}`;
+      query += `&since=${encodeURIComponent(since)}`;
+    }
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/desk/?${query}`);
     socket.addEventListener("open", () => {
       retryDelay = 500;
       setStatus("live", "Live");
@@ -163,6 +174,7 @@
         location.reload();
       } else if (data.type === "message") {
         lastId = Math.max(lastId, data.message.id);
+        if (data.message.updated_at > since) since = data.message.updated_at;
         showInThread(data.message);
         showInList(data.message);
       }
