@@ -39,6 +39,8 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return render_thread(request, conversation, form=form, status=400)
+    # TODO: record which agent sent the reply; Message has no author yet and
+    # queue_sms takes none, a schema change best made with the tasks work.
     services.queue_sms(
         conversation.contact,
         body=form.cleaned_data["body"],
@@ -59,7 +61,11 @@ def conversation_or_404(conversation_id: int) -> Conversation:
 
 
 def render_thread(
-    request: HttpRequest, conversation: Conversation, *, form: ReplyForm, status=200
+    request: HttpRequest,
+    conversation: Conversation,
+    *,
+    form: ReplyForm,
+    status: int = 200,
 ) -> HttpResponse:
     watermark = queries.desk_watermark()
     messages = queries.list_messages_for_conversation(conversation)
