@@ -171,6 +171,18 @@ class IngestSchema(AutoSchema):
             401: ErrorSerializer,
         }
 
+    def map_parsers(self) -> list[str]:
+        # The parser reads JSON whatever the declared type (beacons send
+        # text/plain) and inflates gzip; the schema names what SDKs send.
+        return ["application/json"]
+
+    def get_description(self) -> str:
+        return (
+            f"{super().get_description()}\n\nThe body is a JSON object, sent as "
+            "application/json (or text/plain), optionally with "
+            "Content-Encoding: gzip. Fields not named here are kept as sent."
+        )
+
     def get_tags(self) -> list[str]:
         return ["ingestion"]
 
