@@ -291,6 +291,9 @@ def test_contact_detail_shows_typed_fields_properties_and_consent_history():
         last_name="Lovelace",
         email="ada@example.com",
         timezone="America/Los_Angeles",
+        address={"city": "London"},
+        phones=[{"value": "+14155552672", "label": "work", "is_primary": False}],
+        emails=[{"value": "ada@work.example", "label": "work", "is_primary": False}],
         properties={"plan": "gold"},
     )
     contact_services.set_consent(
@@ -321,6 +324,9 @@ def test_contact_detail_shows_typed_fields_properties_and_consent_history():
         "last_name": "Lovelace",
         "email": "ada@example.com",
         "timezone": "America/Los_Angeles",
+        "address": {"city": "London"},
+        "phones": [{"value": "+14155552672", "label": "work", "is_primary": False}],
+        "emails": [{"value": "ada@work.example", "label": "work", "is_primary": False}],
         "properties": {"plan": "gold"},
         "created_at": contact.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": contact.updated_at.isoformat().replace("+00:00", "Z"),

@@ -52,6 +52,19 @@ class ContactFilterSerializer(serializers.Serializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    address = serializers.DictField(
+        read_only=True, help_text="street, city, state, postalCode, country."
+    )
+    phones = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Other numbers: value, label, is_primary.",
+    )
+    emails = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Other addresses: value, label, is_primary.",
+    )
     properties = serializers.DictField(read_only=True)
 
     class Meta:
@@ -63,6 +76,9 @@ class ContactSerializer(serializers.ModelSerializer):
             "last_name",
             "email",
             "timezone",
+            "address",
+            "phones",
+            "emails",
             "properties",
             "created_at",
             "updated_at",
