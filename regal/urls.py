@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from events.api.urls import api_urlpatterns as event_api_urlpatterns
+from events.api.urls import regal_urlpatterns as regal_event_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:conversation-list")),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("desk/", include("agents.desk.urls")),
     path("twilio/", include("agents.urls")),
     path("v1/", include("events.api.urls")),
+    path("", include(regal_event_urlpatterns)),
     path("api/v1/", include("contacts.api.urls")),
     path("api/v1/", include(event_api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

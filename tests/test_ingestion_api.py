@@ -183,6 +183,36 @@ def test_ingest_refuses_body_that_is_not_json():
     assert not Event.objects.exists()
 
 
+def test_ingest_reads_json_sent_as_text_plain():
+    # Browsers' sendBeacon can only send text/plain.
+    source = make_source()
+
+    response = APIClient().post(
+        "/v1/track",
+        data='{"userId": "u-1", "event": "Viewed"}',
+        content_type="text/plain",
+        **basic_auth(source.write_key),
+    )
+
+    assert response.status_code == 200
+    assert list(Event.objects.values_list("name", flat=True)) == ["Viewed"]
+
+
+def test_ingest_refuses_form_body_as_not_json():
+    source = make_source()
+
+    response = APIClient().post(
+        "/v1/track",
+        data="userId=u-1",
+        content_type="text/plain",
+        **basic_auth(source.write_key),
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert not Event.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body", [[track()], "track", None], ids=["list", "string", "null"]
 )

@@ -6,6 +6,7 @@ from events.api.views import (
     ContactEventListView,
     EventViewSet,
     IngestView,
+    RegalEventView,
 )
 
 urlpatterns = [
@@ -13,9 +14,12 @@ urlpatterns = [
     path("import", BatchView.as_view(), name="ingest-import"),
     *(
         path(kind, IngestView.as_view(event_type=kind), name=f"ingest-{kind}")
-        for kind in ("track", "identify", "page", "screen")
+        for kind in ("track", "identify", "page", "screen", "alias", "group")
     ),
 ]
+
+# Regal's own events API, at /events (regal/urls.py).
+regal_urlpatterns = [path("events", RegalEventView.as_view(), name="regal-events")]
 
 # The read API, under /api/v1/ (regal/urls.py); token auth, not write keys.
 router = SimpleRouter()

@@ -2,7 +2,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +9,10 @@ from rest_framework.views import APIView
 from contacts import queries as contact_queries
 from events import queries
 from events.api.authentication import WriteKeyAuthentication
+from events.api.parsers import IngestJSONParser
 from events.api.schema import IngestSchema
 from events.api.serializers import EventFilterSerializer, EventSerializer
+from events.api.throttling import SourceRateThrottle
 from events.errors import InvalidEventError
 from events.services import IngestResult, ingest_events
 from regal.api import error_responses
@@ -26,7 +27,8 @@ class IngestView(APIView):
     # without a valid one, and the project's default (a signed-in user) would
     # refuse every SDK.
     permission_classes = []
-    parser_classes = [JSONParser]
+    parser_classes = [IngestJSONParser]
+    throttle_classes = [SourceRateThrottle]
     schema = IngestSchema()
     event_type: str | None = None
 
@@ -57,6 +59,49 @@ class BatchView(IngestView):
             batch_context=context if isinstance(context, dict) else None,
         )
         return ingest_response(result)
+
+
+class RegalEventView(IngestView):
+    """Regal's own events API: one person's traits and one named event.
+
+    The body is `{userId, traits, name, properties, originalTimestamp,
+    eventSource}`; the traits are applied to the person as an identify's
+    would be, and the event is stored as a track call (or as an identify
+    when it has no name).
+    """
+
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise InvalidEventError(
+                "the body must be a JSON object", code="invalid_body"
+            )
+        result = ingest_events(
+            request.auth, [regal_event_as_call(request.data)], traits_identify=True
+        )
+        response = ingest_response(result)
+        if response.status_code == 200:
+            response.data = {"message": "ok", **response.data}
+        return response
+
+
+def regal_event_as_call(data: dict) -> dict:
+    """Regal's event shape as the Segment call it amounts to."""
+    context = data.get("context") if isinstance(data.get("context"), dict) else {}
+    if data.get("eventSource") is not None:
+        context = {**context, "eventSource": data["eventSource"]}
+    call = {
+        key: data[key]
+        for key in ("userId", "anonymousId", "messageId", "traits", "properties")
+        if key in data
+    }
+    call.update(
+        type="track" if data.get("name") else "identify",
+        event=data.get("name"),
+        originalTimestamp=data.get("originalTimestamp"),
+        timestamp=data.get("timestamp") or data.get("originalTimestamp"),
+        context=context,
+    )
+    return call
 
 
 def ingest_response(result: IngestResult) -> Response:
