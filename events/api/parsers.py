@@ -1,4 +1,5 @@
 import json
+import math
 import zlib
 
 from rest_framework import exceptions
@@ -36,9 +37,29 @@ class IngestJSONParser(BaseParser):
                 code="request_too_large",
             )
         try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(
+                raw, parse_float=finite_float, parse_constant=refuse_constant
+            )
+        except ValueError as exc:
+            # Also what Python's parser raises for an integer over 4300 digits.
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            # A few hundred KB of `[` nest deeper than Python's parser can go.
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from exc
+        return data
+
+
+# Python reads NaN, Infinity and 1e999 as floats that no JSON can hold:
+# PostgreSQL refuses them in a JSON column, and no answer could echo them.
+def finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
+
+
+def refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def inflate(raw: bytes) -> bytes:
