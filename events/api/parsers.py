@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import zlib
 
 from rest_framework import exceptions
@@ -9,6 +10,9 @@ from events.errors import InvalidEventError
 
 # Checked on the inflated body: a gzip request is as large as what it carries.
 MAX_REQUEST_BYTES = 500 * 1024
+# An escaped half of a UTF-16 pair, such as \ud800: the one way a JSON body
+# can carry a string that is not Unicode.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class IngestJSONParser(BaseParser):
@@ -40,6 +44,8 @@ class IngestJSONParser(BaseParser):
             data = json.loads(
                 raw, parse_float=finite_float, parse_constant=refuse_constant
             )
+            if SURROGATE_ESCAPE.search(raw):
+                data = replace_lone_surrogates(data)
         except ValueError as exc:
             # Also what Python's parser raises for an integer over 4300 digits.
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
@@ -60,6 +66,24 @@ def finite_float(text: str) -> float:
 
 def refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
+
+
+def replace_lone_surrogates(value: object) -> object:
+    """Put U+FFFD for each half of a UTF-16 pair, keys included.
+
+    No UTF-8 column can store one, so the event would fail the whole batch;
+    like a UTF-8 decoder meeting a bad byte, keep the event and mark the spot.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, list):
+        return [replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            replace_lone_surrogates(key): replace_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
 
 
 def inflate(raw: bytes) -> bytes:
