@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint clean
+.PHONY: run test install node-sdk lint clean
 
 # Reinstall when the dependencies change; `make install` forces nothing else.
 $(VENV)/.installed: pyproject.toml
@@ -22,7 +22,18 @@ run: install
 	$(PY) manage.py bootstrap
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: install
+# Segment's Node SDK for tests/test_sdk_segment_node.py; without npm those tests
+# skip (and fail in CI, which has npm).
+NODE_SDK := tests/node/node_modules/.installed
+$(NODE_SDK): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-sdk:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_SDK); \
+	else echo "npm not found: skipping the Node SDK install"; fi
+
+test: install node-sdk
 	REGAL_INSTANCE=$${REGAL_INSTANCE:-regal-test} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
