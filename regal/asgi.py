@@ -3,8 +3,16 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "regal.settings")
+# A web process takes its database connections from a pool (regal/settings.py
+# says why). The flag is read as the settings load, just below, and taken out
+# again so that no process this one starts inherits it.
+pool_flag_set = "REGAL_DB_POOL" not in os.environ
+if pool_flag_set:
+    os.environ["REGAL_DB_POOL"] = "1"
 # Django must be set up before the consumers' modules import models.
 django_http = get_asgi_application()
+if pool_flag_set:
+    del os.environ["REGAL_DB_POOL"]
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

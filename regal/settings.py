@@ -115,6 +115,21 @@ SQLITE_OPTIONS = {
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Under ASGI each request runs in a thread of its own, so a persistent
+    # connection is never used twice and stays open until garbage collection:
+    # under load the web processes exhausted PostgreSQL's max_connections. A
+    # web process (regal/asgi.py sets REGAL_DB_POOL) takes its connections
+    # from a pool instead. Other processes keep persistent connections: the
+    # q cluster forks its workers, which must not inherit a pool's sockets.
+    if env_bool("REGAL_DB_POOL", False) and DATABASES["default"]["ENGINE"] == (
+        "django.db.backends.postgresql"
+    ):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("REGAL_DB_POOL_SIZE", "4")),
+            "timeout": 30,
+        }
 else:
     DATABASES = {
         "default": {
