@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tests.live import running_regal
+from tests.twilio_standin import running_twilio_standin
 
 
 @pytest.fixture
@@ -15,6 +16,13 @@ def live_regal(transactional_db, tmp_path):
     """
     with running_regal(tmp_path) as live:
         yield live
+
+
+@pytest.fixture
+def twilio_standin():
+    """A local stand-in for Twilio's Messages API, on a port of its own."""
+    with running_twilio_standin() as standin:
+        yield standin
 
 
 def require(condition: bool, reason: str) -> None:
