@@ -24,6 +24,7 @@ from contacts.models import Contact, ProfileIdentifier
 from events import registry
 from events.choices import EventType, LogLevel
 from events.errors import InvalidEventError
+from events.inserts import insert_events
 from events.models import Event, Source, SourceLogEntry, new_write_key
 from events.parsing import ParsedEvent, parse_event
 
@@ -248,18 +249,8 @@ def flush_pending(batch: Batch) -> None:
     """Insert the events waiting in the batch, in one statement."""
     if not batch.pending:
         return
-    events = [event for event, _ in batch.pending]
-    created = Event.objects.bulk_create(events, ignore_conflicts=True)
-    message_ids = [event.message_id for event in created]
-    # ignore_conflicts returns no primary keys: read back the ids of what this
-    # call stored. A row a concurrent request stored first is its duplicate.
-    ids = dict(
-        Event.objects.filter(
-            source=batch.source,
-            message_id__in=message_ids,
-            received_at=batch.received_at,
-        ).values_list("message_id", "pk")
-    )
+    # A row a concurrent request stored first is not inserted: its duplicate.
+    ids = insert_events([event for event, _ in batch.pending])
     for event, parsed in batch.pending:
         if event.message_id in ids:
             batch.result.stored.append(ids[event.message_id])
