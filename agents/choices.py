@@ -40,3 +40,46 @@ STATUS_RANK = {
     MessageStatus.ERROR: 6,
     MessageStatus.RECEIVED: 6,
 }
+
+
+class CallTaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CallTaskPriority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+# The order agents work tasks in: the most pressing first.
+PRIORITY_RANK = {
+    CallTaskPriority.URGENT: 0,
+    CallTaskPriority.HIGH: 1,
+    CallTaskPriority.NORMAL: 2,
+    CallTaskPriority.LOW: 3,
+}
+
+
+def priority_rank(field: str = "priority") -> models.Case:
+    """An expression for ordering by priority, urgent first (see PRIORITY_RANK)."""
+    return models.Case(
+        *(
+            models.When(**{field: priority}, then=models.Value(rank))
+            for priority, rank in PRIORITY_RANK.items()
+        ),
+        default=models.Value(len(PRIORITY_RANK)),
+        output_field=models.IntegerField(),
+    )
+
+
+class CallDisposition(models.TextChoices):
+    """How a call ended, as the agent records it."""
+
+    REACHED = "reached", "Reached"
+    VOICEMAIL = "voicemail", "Left a voicemail"
+    NO_ANSWER = "no_answer", "No answer"
+    WRONG_NUMBER = "wrong_number", "Wrong number"

@@ -6,7 +6,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from agents import queries
-from agents.realtime import DESK_GROUP, message_payload
+from agents.realtime import DESK_GROUP, message_payload, task_payload
 
 # A desk that missed more than this is told to reload instead of replaying.
 MAX_REPLAY = 500
@@ -25,9 +25,11 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
     `?after=<message id>` on the URL replays what the desk missed while it
     was disconnected, before live updates start: the messages stored after
     that id. A thread, which shows statuses, adds `&conversation=<id>&since=
-    <ISO time>` to get its messages whose status changed since then too. The
-    desk joins the group first, so nothing stored during the replay falls
-    between the two, and a message sent twice is one the desk shows once.
+    <ISO time>` to get its messages whose status changed since then too; the
+    task list adds `&tasks=1&since=<ISO time>` to get the call tasks opened or
+    changed since then. The desk joins the group first, so nothing stored
+    during the replay falls between the two, and a message or task sent twice
+    is one the desk shows once.
     """
 
     async def connect(self):
@@ -41,25 +43,35 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(DESK_GROUP, self.channel_name)
         await self.accept()
+        await self.replay()
+
+    async def replay(self):
         after = self.int_param("after")
         if after is None:
             return
-        missed = await missed_messages(
-            after,
-            conversation_id=self.int_param("conversation"),
-            changed_since=self.changed_since(),
+        since = self.changed_since()
+        messages = await missed_messages(
+            after, conversation_id=self.int_param("conversation"), changed_since=since
         )
-        if len(missed) > MAX_REPLAY:
+        tasks = []
+        if self.query_param("tasks") == "1" and since is not None:
+            tasks = await missed_tasks(since)
+        if len(messages) > MAX_REPLAY or len(tasks) > MAX_REPLAY:
             await self.send_json({"type": "reload"})
             return
-        for payload in missed:
+        for payload in messages:
             await self.send_json({"type": "message", "message": payload})
+        for payload in tasks:
+            await self.send_json({"type": "task", "task": payload})
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(DESK_GROUP, self.channel_name)
 
     async def message_changed(self, event):
         await self.send_json({"type": "message", "message": event["message"]})
+
+    async def task_changed(self, event):
+        await self.send_json({"type": "task", "task": event["task"]})
 
     def int_param(self, name: str) -> int | None:
         value = self.query_param(name)
@@ -89,3 +101,10 @@ def missed_messages(
         changed_since=changed_since,
     )
     return [message_payload(message) for message in missed]
+
+
+@database_sync_to_async
+def missed_tasks(changed_since: datetime) -> list[dict]:
+    """Up to MAX_REPLAY + 1 call tasks opened or changed since then."""
+    missed = queries.list_tasks_changed_since(changed_since, limit=MAX_REPLAY + 1)
+    return [task_payload(task) for task in missed]

@@ -1,7 +1,8 @@
 """Broadcasts to the desk. Called on commit, from the web process or a worker.
 
 Payloads are small and carry ids; a desk that missed some reconnects with the
-last message id it saw and the consumer sends the rest from the database.
+last message id it saw (and, for tasks, the time of the last change it saw)
+and the consumer sends the rest from the database.
 """
 
 import logging
@@ -9,7 +10,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from agents.models import Message
+from agents.choices import PRIORITY_RANK
+from agents.models import CallTask, Message
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +54,44 @@ def broadcast_message(message_id: int) -> None:
         )
         return
     logger.debug("broadcast message %s to the desk", message_id)
+
+
+def task_payload(task: CallTask) -> dict:
+    """A call task as the desk shows it; `task.contact` should be loaded with it."""
+    contact = task.contact
+    conversation = getattr(contact, "conversation", None)
+    return {
+        "id": task.pk,
+        "contact": {"id": contact.pk, "name": str(contact), "phone": contact.phone},
+        "conversation_id": conversation.pk if conversation else None,
+        "status": task.status,
+        "priority": task.priority,
+        "priority_label": task.get_priority_display(),
+        "priority_rank": PRIORITY_RANK[task.priority],
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "due_by": task.due_by.isoformat() if task.due_by else None,
+        "notes": task.notes,
+        "script": task.script,
+        "opened_by": task.opened_by,
+        # Fixed width, so that the desk compares them as strings.
+        "updated_at": task.updated_at.isoformat(timespec="microseconds"),
+    }
+
+
+def broadcast_task(task_id: int) -> None:
+    """Tell every open desk about a new, completed or cancelled call task.
+
+    Never raises, for the reason broadcast_message gives. A desk that missed
+    the change gets it when it reconnects.
+    """
+    try:
+        task = CallTask.objects.select_related("contact__conversation").get(pk=task_id)
+        async_to_sync(get_channel_layer().group_send)(
+            DESK_GROUP, {"type": "task.changed", "task": task_payload(task)}
+        )
+    except Exception:
+        logger.warning(
+            "could not broadcast task %s to the desk", task_id, exc_info=True
+        )
+        return
+    logger.debug("broadcast task %s to the desk", task_id)

@@ -1,16 +1,26 @@
-"""SMS in and out, and the conversations they make up."""
+"""SMS in and out, the conversations they make up, and call tasks."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from agents import queries, realtime
-from agents.choices import STATUS_RANK, Direction, MessageStatus
+from agents.choices import (
+    STATUS_RANK,
+    CallDisposition,
+    CallTaskPriority,
+    CallTaskStatus,
+    Direction,
+    MessageStatus,
+)
 from agents.clients.twilio import GatewayError, get_sms_gateway, status_callback_url
-from agents.models import Conversation, Message
+from agents.errors import CallTaskNotOpenError, InvalidCallTaskError
+from agents.models import CallTask, Conversation, Message
 from contacts import services as contact_services
 from contacts.choices import Channel
 from contacts.models import Contact
@@ -25,6 +35,8 @@ STOP_KEYWORDS = frozenset(
 )
 START_KEYWORDS = frozenset({"START", "UNSTOP"})
 MAX_SEND_ATTEMPTS = 5
+# Twilio's Messages API takes a ValidityPeriod of 1 to 36000 seconds.
+TWILIO_MAX_VALIDITY_SECONDS = 36000
 # If the task queue loses a send (a worker killed between commit and enqueue),
 # the ticker finds the pending row again after this long.
 REDELIVERY_DELAY = timedelta(minutes=2)
@@ -35,11 +47,21 @@ def get_or_create_conversation(contact: Contact) -> Conversation:
     return conversation
 
 
-def queue_sms(contact: Contact, *, body: str, idempotency_key: str) -> Message:
+def queue_sms(
+    contact: Contact,
+    *,
+    body: str,
+    idempotency_key: str,
+    media_url: str = "",
+    send_before: datetime | None = None,
+    requires_consent: bool = True,
+) -> Message:
     """Record an outbound SMS under its key and have the q cluster send it.
 
     Calling this twice with one key returns the first message and queues
-    nothing more: the key is what makes a step's SMS go out once.
+    nothing more: the key is what makes a step's SMS go out once. A message
+    not handed to Twilio by `send_before` is not sent at all, and Twilio is
+    told to drop it then too (its ValidityPeriod).
     """
     with transaction.atomic():
         conversation = get_or_create_conversation(contact)
@@ -49,6 +71,9 @@ def queue_sms(contact: Contact, *, body: str, idempotency_key: str) -> Message:
                 "conversation": conversation,
                 "direction": Direction.OUTBOUND,
                 "body": body,
+                "media_url": media_url,
+                "send_before": send_before,
+                "requires_consent": requires_consent,
                 "status": MessageStatus.PENDING,
                 "next_attempt_at": timezone.now() + REDELIVERY_DELAY,
             },
@@ -79,12 +104,11 @@ def send_pending_sms(message_id: int) -> Message:
             logger.debug("SMS %s is %s, not sending", message.pk, message.status)
             return message
         contact = message.conversation.contact
-        if not contact.has_consent(Channel.SMS):
-            set_message_status(
-                message, MessageStatus.BLOCKED, error="the contact has no SMS consent"
-            )
+        refusal = send_refusal(message, contact)
+        if refusal:
+            set_message_status(message, MessageStatus.BLOCKED, error=refusal)
             logger.info(
-                "contact %s: SMS %s blocked, no consent", contact.pk, message.pk
+                "contact %s: SMS %s not sent: %s", contact.pk, message.pk, refusal
             )
             return message
         message.status = MessageStatus.DISPATCHING
@@ -94,11 +118,32 @@ def send_pending_sms(message_id: int) -> Message:
     # Outside the transaction: no lock is held across the network call.
     try:
         sent = get_sms_gateway().send_sms(
-            to=contact.phone, body=message.body, status_callback=status_callback_url()
+            to=contact.phone,
+            body=message.body,
+            status_callback=status_callback_url(),
+            media_url=message.media_url or None,
+            validity_period=validity_period(message),
         )
     except GatewayError as exc:
         return record_send_failure(message.pk, exc)
     return record_send_success(message.pk, sid=sent.sid, status=sent.status)
+
+
+def send_refusal(message: Message, contact: Contact) -> str:
+    """Why this message may not go out now, or "" if it may."""
+    if message.requires_consent and not contact.has_consent(Channel.SMS):
+        return "the contact has no SMS consent"
+    if message.send_before and timezone.now() >= message.send_before:
+        return "the contact's quiet hours began before it could be sent"
+    return ""
+
+
+def validity_period(message: Message) -> int | None:
+    """Seconds Twilio may keep trying, so it never delivers in quiet hours."""
+    if message.send_before is None:
+        return None
+    seconds = int((message.send_before - timezone.now()).total_seconds())
+    return max(1, min(seconds, TWILIO_MAX_VALIDITY_SECONDS))
 
 
 def record_send_success(message_id: int, *, sid: str, status: str) -> Message:
@@ -283,3 +328,147 @@ def apply_keyword(contact: Contact, *, body: str, sid: str) -> None:
 def touch_conversation(conversation: Conversation, message: Message) -> None:
     conversation.last_message_at = message.created_at
     conversation.save(update_fields=["last_message_at", "updated_at"])
+
+
+def open_call_task(
+    contact: Contact,
+    *,
+    idempotency_key: str,
+    opener_key: str,
+    opened_by: str,
+    priority: str = CallTaskPriority.NORMAL,
+    due_at: datetime | None = None,
+    due_by: datetime | None = None,
+    notes: str = "",
+    script: str = "",
+) -> CallTask:
+    """Open a call task for the contact under its key, and show it on the desk.
+
+    Calling this twice with one key returns the first task, as it is now, and
+    changes nothing: the key is what makes a campaign step's task open once.
+    `opener_key` names the opener for cancel_call_tasks; `opened_by` is what
+    people read.
+    """
+    # TODO: the desk shows neither the contact's voice consent nor its local
+    # time, which an agent about to dial needs; not checked here because a
+    # task is a reminder, not a call, and the check belongs where calls are made.
+    if priority not in CallTaskPriority.values:
+        raise InvalidCallTaskError(f"unknown priority {priority!r}")
+
+    with transaction.atomic():
+        task, created = CallTask.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "contact": contact,
+                "opener_key": opener_key,
+                "opened_by": opened_by,
+                "priority": priority,
+                "due_at": due_at,
+                "due_by": due_by,
+                "notes": notes,
+                "script": script,
+            },
+        )
+        if not created:
+            logger.debug("call task %s already open under %s", task.pk, idempotency_key)
+            return task
+        transaction.on_commit(lambda: realtime.broadcast_task(task.pk))
+
+    logger.info(
+        "contact %s: call task %s opened by %s",
+        contact.pk,
+        task.pk,
+        opener_key,
+        extra={"contact_id": contact.pk, "task_id": task.pk},
+    )
+    return task
+
+
+def cancel_call_tasks(contact: Contact, *, opener_key: str, reason: str) -> int:
+    """Cancel the contact's open call tasks opened under `opener_key`.
+
+    Returns how many were cancelled; completed tasks, and those of other
+    openers or contacts, are left alone. Each cancelled task keeps the reason
+    and time, and leaves the desk.
+    """
+    with transaction.atomic():
+        tasks = queries.open_tasks_for_update(contact.pk, opener_key=opener_key)
+        if not tasks:
+            return 0
+        now = timezone.now()
+        task_ids = [task.pk for task in tasks]
+        CallTask.objects.filter(pk__in=task_ids).update(
+            status=CallTaskStatus.CANCELLED,
+            cancelled_at=now,
+            cancel_reason=reason,
+            updated_at=now,
+        )
+        for task_id in task_ids:
+            transaction.on_commit(partial(realtime.broadcast_task, task_id))
+
+    logger.info(
+        "contact %s: %d call tasks of %s cancelled",
+        contact.pk,
+        len(task_ids),
+        opener_key,
+        extra={"contact_id": contact.pk},
+    )
+    return len(task_ids)
+
+
+def complete_call_task(
+    task: CallTask, *, agent: AbstractBaseUser, disposition: str, notes: str = ""
+) -> CallTask:
+    """Record that `agent` made the call, how it ended, and close the task.
+
+    Only an open task can be completed: a completed or cancelled one raises
+    CallTaskNotOpenError and is left as it was. Records the contact's
+    `task.completed` event, which campaigns may react to. Returns the task as
+    now stored; the `task` passed in is not updated.
+    """
+    if disposition not in CallDisposition.values:
+        raise InvalidCallTaskError(f"unknown disposition {disposition!r}")
+
+    with transaction.atomic():
+        task = queries.task_for_update(task.pk)
+        if task.status != CallTaskStatus.OPEN:
+            raise CallTaskNotOpenError(
+                f"call task {task.pk} is {task.status}, it cannot be completed"
+            )
+        task.status = CallTaskStatus.COMPLETED
+        task.disposition = disposition
+        task.completion_notes = notes
+        task.completed_by = agent
+        task.completed_at = timezone.now()
+        task.save(
+            update_fields=[
+                "status",
+                "disposition",
+                "completion_notes",
+                "completed_by",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+
+        event_services.record_system_event(
+            task.contact_id,
+            name="task.completed",
+            properties={
+                "task_id": task.pk,
+                "disposition": disposition,
+                "opened_by": task.opened_by,
+            },
+            message_id=f"task.completed:{task.pk}",
+        )
+        transaction.on_commit(partial(realtime.broadcast_task, task.pk))
+
+    logger.info(
+        "contact %s: call task %s completed by user %s as %s",
+        task.contact_id,
+        task.pk,
+        agent.pk,
+        disposition,
+        extra={"contact_id": task.contact_id, "task_id": task.pk},
+    )
+    return task

@@ -298,6 +298,11 @@ def describe(condition: Condition) -> str:
     return f"{sentence} {_describe_value(condition)}"
 
 
+def to_number(value: Any) -> Decimal | None:
+    """A number read the way conditions read one (numeric text too), or None."""
+    return _to_number(value)
+
+
 def operators_for(value_type: str) -> list[Operator]:
     """Return the operators a type allows, in declaration order, for a dropdown."""
     allowed = OPERATORS_BY_TYPE.get(value_type, frozenset())

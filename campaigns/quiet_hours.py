@@ -67,7 +67,7 @@ class Window:
 DEFAULT_WINDOW = Window(time(9), time(20))
 
 
-class NoAllowedTime(RegalError):  # noqa: N818 (the name callers were promised)
+class NoAllowedTimeError(RegalError):
     """No instant within HORIZON is inside the window in all the zones."""
 
     code = "no_allowed_time"
@@ -108,7 +108,7 @@ def next_allowed(moment: datetime, zones: list[ZoneInfo], window: Window) -> dat
     """Return the earliest allowed instant at or after `moment`, in UTC.
 
     Returns `moment` itself when it is allowed. Only instants allowed in all
-    the zones count. Raises NoAllowedTime when none comes within HORIZON, as
+    the zones count. Raises NoAllowedTimeError when none comes within HORIZON, as
     for zones whose windows never overlap.
     """
     moment = _utc(moment)
@@ -118,7 +118,7 @@ def next_allowed(moment: datetime, zones: list[ZoneInfo], window: Window) -> dat
     spans = _common_spans(moment, moment + HORIZON, zones, window)
     if not spans:
         names = ", ".join(zone.key for zone in zones)
-        raise NoAllowedTime(
+        raise NoAllowedTimeError(
             f"No time in the {HORIZON.days} days after {moment:%Y-%m-%d %H:%M}Z "
             f"is inside {window} in all of {names}."
         )

@@ -53,12 +53,21 @@ class Resolution:
     warnings: list[IdentityWarning] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ConsentChange:
+    channel: str
+    address: str
+    subscribed: bool
+
+
 @dataclass
 class IdentifyResult:
     profile: Profile
     contact: Contact | None
     # True when this call attached the profile to a (new or other) contact.
     contact_changed: bool = False
+    contact_created: bool = False
+    consent_changes: list[ConsentChange] = field(default_factory=list)
     warnings: list[IdentityWarning] = field(default_factory=list)
 
 
@@ -206,7 +215,9 @@ def identify_profile(
         profile.traits = {**profile.traits, **traits}
         profile.save(update_fields=["traits", "updated_at"])
 
-        contact = contact_for_traits(traits, warnings=result.warnings)
+        contact, result.contact_created = contact_for_traits(
+            traits, warnings=result.warnings
+        )
         if contact and contact.pk != profile.contact_id:
             profile.contact = contact
             profile.save(update_fields=["contact", "updated_at"])
@@ -221,31 +232,41 @@ def identify_profile(
         result.contact = profile.contact
         if result.contact:
             result.warnings += apply_traits(
-                result.contact, traits=traits, source=source, occurred_at=occurred_at
+                result.contact,
+                traits=traits,
+                source=source,
+                occurred_at=occurred_at,
+                consent_changes=result.consent_changes,
             )
     return result
 
 
 def contact_for_traits(
     traits: dict, *, warnings: list[IdentityWarning]
-) -> Contact | None:
+) -> tuple[Contact | None, bool]:
+    """The contact of the traits' primary phone, and whether it was just made."""
     raw = trait_rules.primary_phone(traits)
     if raw is None:
-        return None
+        return None, False
     try:
         phone = normalize_phone(raw)
     except InvalidPhoneError as exc:
         warnings.append(IdentityWarning("contact_not_created", exc.message))
-        return None
-    return get_or_create_contact_for_phone(phone)
+        return None, False
+    return find_or_create_contact(phone)
 
 
 def get_or_create_contact_for_phone(phone: str) -> Contact:
     """Find or create the contact of an already normalized phone number."""
+    return find_or_create_contact(phone)[0]
+
+
+def find_or_create_contact(phone: str) -> tuple[Contact, bool]:
+    """The contact of an already normalized phone, and whether it was just made."""
     contact, created = Contact.objects.get_or_create(phone=phone)
     if created:
         logger.info("contact %s created for %s", contact.pk, mask_phone(phone))
-    return contact
+    return contact, created
 
 
 def attach_new_profile(contact: Contact) -> Profile:
@@ -254,12 +275,17 @@ def attach_new_profile(contact: Contact) -> Profile:
 
 
 def apply_traits(
-    contact: Contact, *, traits: dict, source: str, occurred_at: datetime
+    contact: Contact,
+    *,
+    traits: dict,
+    source: str,
+    occurred_at: datetime,
+    consent_changes: list[ConsentChange] | None = None,
 ) -> list[IdentityWarning]:
     """Write traits onto a contact: typed fields, properties, numbers, consent.
 
     Sent keys overwrite, keys not sent are kept. Return warnings for values
-    that were not used.
+    that were not used; consent that changed is added to `consent_changes`.
     """
     warnings: list[IdentityWarning] = []
     fields, properties = trait_rules.split_traits(traits)
@@ -283,7 +309,7 @@ def apply_traits(
         consent_address = normalize_address(grant.channel, raw_address, warnings)
         if consent_address is None:
             continue
-        set_consent(
+        changed = set_consent(
             contact,
             channel=grant.channel,
             subscribed=grant.subscribed,
@@ -293,6 +319,10 @@ def apply_traits(
             ip=grant.ip,
             text=grant.text,
         )
+        if changed and consent_changes is not None:
+            consent_changes.append(
+                ConsentChange(grant.channel, consent_address, grant.subscribed)
+            )
     return warnings
 
 
@@ -404,3 +434,16 @@ def set_consent(
         source,
     )
     return True
+
+
+def update_contact_properties(
+    contact: Contact, *, properties: dict, source: str
+) -> None:
+    """Set free-form properties on a contact; sent keys overwrite, others stay."""
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact.properties = {**contact.properties, **properties}
+        contact.save(update_fields=["properties", "updated_at"])
+    logger.info(
+        "contact %s: %d properties set by %s", contact.pk, len(properties), source
+    )

@@ -333,17 +333,54 @@ def resolve_person(source: Source, parsed: ParsedEvent):
         profile = identified.profile
         warnings += identified.warnings
         contact_changed = contact_changed or identified.contact_changed
+        record_identity_events(identified, parsed.message_id)
     profile.refresh_from_db(fields=["contact"])
     if contact_changed and profile.contact_id:
         adopt_profile_events([profile.pk, *merged], contact_id=profile.contact_id)
     return profile, warnings
 
 
+def record_identity_events(identified, message_id: str) -> None:
+    """Record what an identify did to a contact as the contact's own events."""
+    contact = identified.contact
+    if contact is None:
+        return
+    if identified.contact_created:
+        record_system_event(
+            contact.pk,
+            name="contact.created",
+            properties={"phone": contact.phone},
+            message_id=f"contact.created:{contact.pk}",
+        )
+    for change in identified.consent_changes:
+        name = "contact.subscribed" if change.subscribed else "contact.unsubscribed"
+        record_system_event(
+            contact.pk,
+            name=name,
+            properties={"channel": change.channel, "address": change.address},
+            message_id=f"{name}:{change.channel}:{change.address}:{message_id}",
+        )
+
+
 def adopt_profile_events(profile_ids: list[int], *, contact_id: int) -> int:
-    """Give a contact the events its profiles stored before the phone was known."""
-    count = Event.objects.filter(
-        profile_id__in=profile_ids, contact__isnull=True
-    ).update(contact_id=contact_id)
+    """Give a contact the events its profiles stored before the phone was known.
+
+    The recent ones (within REGAL_ADOPTED_EVENT_MAX_AGE) are handed on to the
+    consumers as if they had just arrived: "applied anonymously, then gave a
+    phone" is the journey campaigns exist for. Older ones are history.
+    """
+    adopted = list(
+        Event.objects.filter(
+            profile_id__in=profile_ids, contact__isnull=True
+        ).values_list("pk", "timestamp")
+    )
+    count = Event.objects.filter(pk__in=[pk for pk, _ in adopted]).update(
+        contact_id=contact_id
+    )
+    recent_after = timezone.now() - settings.REGAL_ADOPTED_EVENT_MAX_AGE
+    recent = [pk for pk, moment in adopted if moment >= recent_after]
+    if recent:
+        transaction.on_commit(lambda: notify_consumers(recent))
     if count:
         logger.info(
             "contact %s: adopted %d earlier events of profiles %s",

@@ -8,6 +8,7 @@ the task broker to Redis. The README lists every variable.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -115,6 +116,9 @@ SQLITE_OPTIONS = {
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # One test database per instance, so two test runs on one server do not
+    # drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{REGAL_INSTANCE}".replace("-", "_")}
     # Under ASGI each request runs in a thread of its own, so a persistent
     # connection is never used twice and stays open until garbage collection:
     # under load the web processes exhausted PostgreSQL's max_connections. A
@@ -268,6 +272,26 @@ TWILIO_TIMEOUT_SECONDS = 10
 # Called with the ids of newly stored events once their batch has committed.
 # This is the one place where ingestion hands off to the rest of Regal.
 REGAL_EVENT_CONSUMERS = ["campaigns.services.schedule_event_evaluation"]
+
+# Compliance defaults; a campaign may set its own. Quiet hours are local to
+# each contact (time zone from its timezone trait, else address, else phone,
+# else REGAL_DEFAULT_TIME_ZONE).
+REGAL_QUIET_HOURS = (
+    os.environ.get("REGAL_QUIET_HOURS_START", "09:00"),
+    os.environ.get("REGAL_QUIET_HOURS_END", "20:00"),
+)
+REGAL_DEFAULT_TIME_ZONE = os.environ.get("REGAL_DEFAULT_TIME_ZONE", "America/New_York")
+# At most this many SMS per contact in this many hours, from all campaigns.
+REGAL_SMS_CAP = (
+    int(os.environ.get("REGAL_SMS_CAP_COUNT", "3")),
+    int(os.environ.get("REGAL_SMS_CAP_HOURS", "24")),
+)
+
+# Events a person sent before their phone was known, adopted by the contact
+# when it arrives, are evaluated by campaigns if they are at most this old.
+REGAL_ADOPTED_EVENT_MAX_AGE = timedelta(
+    minutes=int(os.environ.get("REGAL_ADOPTED_EVENT_MAX_AGE_MINUTES", "60"))
+)
 
 # How often the q cluster's ticker looks for due campaign steps.
 REGAL_TICK_SECONDS = float(os.environ.get("REGAL_TICK_SECONDS", "1"))

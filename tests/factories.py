@@ -1,14 +1,14 @@
 """Builders for test data: plain functions, each taking overrides."""
 
 import itertools
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from campaigns.choices import CampaignStatus, StepKind
-from campaigns.models import Campaign, CampaignStep
+from campaigns.models import Campaign, CampaignExit, CampaignStep
 from contacts import services as contact_services
 from contacts.choices import Channel, IdentifierKind
 from contacts.models import Contact, Profile, ProfileIdentifier
@@ -42,16 +42,25 @@ def make_campaign(
     *,
     wait: timedelta | None = timedelta(minutes=30),
     body: str = "Hi {{ contact.first_name }}, finish your application",
+    exit_event: str | None = "Application Completed",
     **overrides,
 ) -> Campaign:
+    """A live campaign: an optional wait, then an SMS.
+
+    No quiet hours (start equals end) unless a test sets them, so that what
+    a test sees does not depend on the hour it runs at.
+    """
     fields = {
         "name": f"campaign-{next(_numbers)}",
         "status": CampaignStatus.LIVE,
         "trigger_event": "Application Started",
-        "exit_event": "Application Completed",
+        "quiet_hours_start": time(0),
+        "quiet_hours_end": time(0),
         **overrides,
     }
     campaign = Campaign.objects.create(**fields)
+    if exit_event:
+        CampaignExit.objects.create(campaign=campaign, event_name=exit_event)
     position = 0
     if wait is not None:
         CampaignStep.objects.create(

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from agents.models import Message
-from campaigns.choices import CampaignStatus, EnrollmentStatus
+from campaigns.choices import CampaignStatus, EnrollmentStatus, StepKind
 from campaigns.models import CampaignEnrollment
 from campaigns.services import evaluate_events, run_due_steps, run_enrollment
 from contacts import services as contact_services
@@ -66,7 +66,10 @@ def test_evaluate_events_enrolls_consenting_contact_on_trigger():
         contact,
         event,
     )
-    assert (enrollment.status, enrollment.step_index) == (EnrollmentStatus.ACTIVE, 1)
+    assert (enrollment.status, enrollment.step.kind) == (
+        EnrollmentStatus.ACTIVE,
+        StepKind.SEND_SMS,
+    )
     assert (
         before + timedelta(minutes=30)
         <= enrollment.next_run_at
@@ -153,7 +156,10 @@ def test_step_still_waiting_queues_nothing():
     assert due == 0
     assert sms_bodies(contact) == []
     enrollment.refresh_from_db()
-    assert (enrollment.status, enrollment.step_index) == (EnrollmentStatus.ACTIVE, 1)
+    assert (enrollment.status, enrollment.step.kind) == (
+        EnrollmentStatus.ACTIVE,
+        StepKind.SEND_SMS,
+    )
 
 
 def test_sms_step_without_wait_is_queued_on_entry():
@@ -335,8 +341,9 @@ def test_rerun_of_an_sms_step_already_taken_queues_no_second_sms():
     enrollment = enroll(contact)
     make_due(enrollment)
     run_due_steps()
+    sms_step = enrollment.campaign.steps.get(kind=StepKind.SEND_SMS)
     CampaignEnrollment.objects.filter(pk=enrollment.pk).update(
-        status=EnrollmentStatus.ACTIVE, step_index=1, finished_at=None
+        status=EnrollmentStatus.ACTIVE, step=sms_step, finished_at=None
     )
     make_due(enrollment)
 
@@ -380,7 +387,10 @@ def test_paused_campaign_holds_the_enrollment():
     assert due == 0
     assert sms_bodies(contact) == []
     enrollment.refresh_from_db()
-    assert (enrollment.status, enrollment.step_index) == (EnrollmentStatus.ACTIVE, 1)
+    assert (enrollment.status, enrollment.step.kind) == (
+        EnrollmentStatus.ACTIVE,
+        StepKind.SEND_SMS,
+    )
 
 
 def test_resumed_campaign_continues_the_held_enrollment():

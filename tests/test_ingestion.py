@@ -281,6 +281,15 @@ def test_ingest_events_enrolls_nobody_and_enqueues_evaluation(
 
     assert not CampaignEnrollment.objects.exists()
     assert Event.objects.get(message_id="m-1").contact.phone == "+14155550123"
+    system_events = Event.objects.filter(source__name="regal").order_by("pk")
+    assert [event.name for event in system_events] == [
+        "contact.created",
+        "contact.subscribed",
+    ]
     assert take_queued_tasks() == [
-        ("campaigns.tasks.evaluate_events_task", (result.stored,))
+        *(
+            ("campaigns.tasks.evaluate_events_task", ([event.pk],))
+            for event in system_events
+        ),
+        ("campaigns.tasks.evaluate_events_task", (result.stored,)),
     ]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from campaigns.quiet_hours import (
     DEFAULT_WINDOW,
-    NoAllowedTime,
+    NoAllowedTimeError,
     Window,
     is_allowed,
     next_allowed,
@@ -310,7 +310,7 @@ def test_next_allowed_toll_free_number_has_no_allowed_time_in_summer():
     # With daylight saving St John's closes at 22:30Z, before Guam opens.
     zones = contact_zones(Contact(phone=TOLL_FREE))
 
-    with pytest.raises(NoAllowedTime) as raised:
+    with pytest.raises(NoAllowedTimeError) as raised:
         next_allowed(utc(2026, 6, 15, 12), zones, DEFAULT_WINDOW)
 
     assert raised.value.code == "no_allowed_time"
@@ -339,7 +339,7 @@ def test_next_allowed_waits_a_week_for_a_sunday_only_window():
 
 def test_next_allowed_raises_when_windows_never_overlap():
     # New York and Shanghai are 13 hours apart: one opens as the other closes.
-    with pytest.raises(NoAllowedTime) as raised:
+    with pytest.raises(NoAllowedTimeError) as raised:
         next_allowed(utc(2026, 1, 15, 12), [NEW_YORK, SHANGHAI], DEFAULT_WINDOW)
 
     assert raised.value.message == (
@@ -491,7 +491,7 @@ def test_validate_window_names_the_problem(window, problems):
 def test_invalid_window_has_no_allowed_time():
     window = Window(time(20), time(9))
 
-    with pytest.raises(NoAllowedTime):
+    with pytest.raises(NoAllowedTimeError):
         next_allowed(utc(2026, 1, 15, 12), [NEW_YORK], window)
 
 
@@ -503,7 +503,7 @@ def test_invalid_window_has_no_allowed_time():
 def test_next_allowed_is_allowed_and_nothing_just_before_it_is(moment, zones, window):
     try:
         opens = next_allowed(moment, zones, window)
-    except NoAllowedTime:
+    except NoAllowedTimeError:
         return
 
     assert opens >= moment
@@ -516,7 +516,7 @@ def test_next_allowed_is_allowed_and_nothing_just_before_it_is(moment, zones, wi
 def test_window_closes_is_the_first_instant_not_allowed(moment, zones, window):
     try:
         opens = next_allowed(moment, zones, window)
-    except NoAllowedTime:
+    except NoAllowedTimeError:
         return
 
     closes = window_closes(opens, zones, window)

@@ -12,6 +12,7 @@ from typing import Protocol
 import requests
 from django.conf import settings
 from django.utils.crypto import salted_hmac
+from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -46,14 +47,29 @@ class GatewayError(Exception):
 
 class SmsGateway(Protocol):
     def send_sms(
-        self, *, to: str, body: str, status_callback: str | None
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None,
+        media_url: str | None = None,
+        validity_period: int | None = None,
     ) -> SentSms: ...
 
 
 class ConsoleGateway:
-    def send_sms(self, *, to: str, body: str, status_callback: str | None) -> SentSms:
+    def send_sms(
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None,
+        media_url: str | None = None,
+        validity_period: int | None = None,
+    ) -> SentSms:
         sid = f"console-{uuid.uuid4().hex}"
-        logger.info("console SMS %s to %s: %s", sid, mask_phone(to), body)
+        media = f" [media {media_url}]" if media_url else ""
+        logger.info("console SMS %s to %s: %s%s", sid, mask_phone(to), body, media)
         return SentSms(sid=sid, status="sent")
 
 
@@ -85,13 +101,26 @@ class TwilioGateway:
         self.client = Client(account_sid, auth_token, http_client=http_client)
         self.from_number = from_number
 
-    def send_sms(self, *, to: str, body: str, status_callback: str | None) -> SentSms:
+    def send_sms(
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None,
+        media_url: str | None = None,
+        validity_period: int | None = None,
+    ) -> SentSms:
+        optional = {
+            "media_url": [media_url] if media_url else values.unset,
+            "validity_period": validity_period or values.unset,
+        }
         try:
             message = self.client.messages.create(
                 to=to,
                 from_=self.from_number,
                 body=body,
                 status_callback=status_callback,
+                **optional,
             )
         except TwilioRestException as exc:
             raise GatewayError(

@@ -2,6 +2,8 @@ import uuid
 
 from django import forms
 
+from agents.choices import CallDisposition
+
 # Twilio's limit for one message body, however many segments it takes.
 MAX_SMS_LENGTH = 1600
 
@@ -26,3 +28,19 @@ class ReplyForm(forms.Form):
 
     def idempotency_key(self) -> str:
         return f"desk-reply:{self.cleaned_data['token']}"
+
+
+class CompleteTaskForm(forms.Form):
+    """How an agent's call went, which closes its task."""
+
+    disposition = forms.ChoiceField(choices=CallDisposition.choices)
+    notes = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was said"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        # One form per task on the page: ids would clash, labels wrap instead.
+        kwargs.setdefault("auto_id", False)
+        super().__init__(*args, **kwargs)

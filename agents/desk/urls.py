@@ -15,4 +15,6 @@ urlpatterns = [
         views.reply,
         name="conversation-reply",
     ),
+    path("tasks/", views.task_list, name="task-list"),
+    path("tasks/<int:task_id>/complete/", views.complete_task, name="task-complete"),
 ]

@@ -1,4 +1,4 @@
-"""The desk: conversations and their threads, kept live by desk.js."""
+"""The desk: conversations, their threads and call tasks, kept live by desk.js."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -6,11 +6,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import queries, services
-from agents.desk.forms import ReplyForm
-from agents.models import Conversation
+from agents.desk.forms import CompleteTaskForm, ReplyForm
+from agents.errors import CallTaskNotOpenError
+from agents.models import CallTask, Conversation
 
 # The list is the latest conversations, not an archive.
 MAX_CONVERSATIONS = 200
+# More open tasks than this is a backlog no agent scrolls through.
+MAX_TASKS = 200
 
 
 @login_required
@@ -77,3 +80,51 @@ def render_thread(
         "watermark": watermark,
     }
     return render(request, "desk/conversation_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def task_list(request: HttpRequest) -> HttpResponse:
+    return render_tasks(request)
+
+
+@login_required
+@require_POST
+def complete_task(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = task_or_404(task_id)
+    form = CompleteTaskForm(request.POST)
+    if not form.is_valid():
+        notice = f"Not recorded: choose how the call to {task.contact} ended."
+        return render_tasks(request, notice=notice, status=400)
+    try:
+        services.complete_call_task(
+            task,
+            agent=request.user,
+            disposition=form.cleaned_data["disposition"],
+            notes=form.cleaned_data["notes"],
+        )
+    except CallTaskNotOpenError:
+        # Another agent closed it first, or its campaign cancelled it.
+        notice = f"The call to {task.contact} was already closed: nothing recorded."
+        return render_tasks(request, notice=notice, status=409)
+    return redirect("desk:task-list")
+
+
+def task_or_404(task_id: int) -> CallTask:
+    try:
+        return queries.get_task(task_id)
+    except CallTask.DoesNotExist as exc:
+        raise Http404("no such task") from exc
+
+
+def render_tasks(
+    request: HttpRequest, *, notice: str = "", status: int = 200
+) -> HttpResponse:
+    watermark = queries.desk_watermark()
+    context = {
+        "tasks": list(queries.list_open_tasks()[:MAX_TASKS]),
+        "form": CompleteTaskForm(),
+        "notice": notice,
+        "watermark": watermark,
+    }
+    return render(request, "desk/task_list.html", context, status=status)

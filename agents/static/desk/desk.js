@@ -1,5 +1,6 @@
 // The desk's live updates: one websocket, reconnecting with the last message
 // id and change time it saw so that the server replays whatever it missed.
+// Messages fill the conversation list and threads; call tasks, the task list.
 (function () {
   "use strict";
 
@@ -11,11 +12,15 @@
   const thread = document.getElementById("thread");
   const list = document.getElementById("conversations");
   const reply = document.getElementById("reply");
+  const tasks = document.getElementById("tasks");
+  const taskTemplate = document.getElementById("task-template");
   const watermark = JSON.parse(document.getElementById("desk-watermark").textContent);
   // Both come from the server, as do the messages' updated_at: no clock here.
   let lastId = watermark.after;
   let since = watermark.since;
   let retryDelay = 500;
+  // Closed tasks by id, with their last change: a late "open" is stale.
+  const closedTasks = new Map();
 
   const timeFormat = new Intl.DateTimeFormat([], {
     month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
@@ -100,6 +105,73 @@
     list.prepend(item);
   }
 
+  // The order of queries.list_open_tasks: priority, due time (none last), id.
+  function taskSortKey(item) {
+    const due = item.dataset.dueAt ? Date.parse(item.dataset.dueAt) : Infinity;
+    return [Number(item.dataset.rank), due, Number(item.dataset.taskId)];
+  }
+
+  function sortsBefore(a, b) {
+    const [keyA, keyB] = [taskSortKey(a), taskSortKey(b)];
+    const index = keyA.findIndex((value, i) => value !== keyB[i]);
+    return index !== -1 && keyA[index] < keyB[index];
+  }
+
+  function fillTask(item, task) {
+    item.dataset.taskId = task.id;
+    item.dataset.rank = task.priority_rank;
+    item.dataset.dueAt = task.due_at || "";
+    item.dataset.updatedAt = task.updated_at;
+    const priority = item.querySelector(".priority");
+    priority.dataset.priority = task.priority;
+    priority.textContent = task.priority_label;
+    const name = item.querySelector(".name");
+    name.replaceChildren(task.contact.name);
+    if (task.conversation_id) {
+      const link = document.createElement("a");
+      link.href = tasks.dataset.threadUrl.replace(/0\/$/, `${task.conversation_id}/`);
+      link.append(name.firstChild);
+      name.append(link);
+    }
+    setTime(item.querySelector(".due-at"), task.due_at);
+    item.querySelector(".when-free").hidden = Boolean(task.due_at);
+    setTime(item.querySelector(".due-by"), task.due_by);
+    item.querySelector(".deadline").hidden = !task.due_by;
+    item.querySelector(".notes").textContent = task.notes;
+    item.querySelector(".script").hidden = !task.script;
+    item.querySelector(".script p").textContent = task.script;
+    item.querySelector(".opened-by").textContent = `Opened by ${task.opened_by}`;
+    const form = item.querySelector("form");
+    form.action = form.getAttribute("action").replace(/\/0\/complete\/$/, `/${task.id}/complete/`);
+  }
+
+  function showTask(task) {
+    if (!tasks) return;
+    let item = tasks.querySelector(`[data-task-id="${task.id}"]`);
+    // Broadcasts from several processes, and replays, can arrive out of order.
+    if (item && task.updated_at < item.dataset.updatedAt) return;
+    if (closedTasks.get(task.id) >= task.updated_at) return;
+    if (task.status !== "open") {
+      closedTasks.set(task.id, task.updated_at);
+      if (!item) return;
+      item.remove();
+      if (!tasks.querySelector("[data-task-id]")) {
+        const empty = document.createElement("li");
+        empty.className = "empty";
+        empty.id = "no-tasks";
+        empty.textContent = "No calls to make. New tasks appear here as they are opened.";
+        tasks.append(empty);
+      }
+      return;
+    }
+    document.getElementById("no-tasks")?.remove();
+    item = item || taskTemplate.content.firstElementChild.cloneNode(true);
+    fillTask(item, task);
+    const later = Array.from(tasks.querySelectorAll("[data-task-id]"))
+      .find((other) => other !== item && sortsBefore(item, other));
+    tasks.insertBefore(item, later || null);
+  }
+
   function newToken() {
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -159,10 +231,9 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     let query = `after=${lastId}`;
-    if (thread) {
-      query += `&conversation=${thread.dataset.conversationId}`;
-      query += `&since=${encodeURIComponent(since)}`;
-    }
+    if (thread) query += `&conversation=${thread.dataset.conversationId}`;
+    if (tasks) query += "&tasks=1";
+    if (thread || tasks) query += `&since=${encodeURIComponent(since)}`;
     const socket = new WebSocket(`${scheme}://${location.host}/ws/desk/?${query}`);
     socket.addEventListener("open", () => {
       retryDelay = 500;
@@ -177,6 +248,9 @@
         if (data.message.updated_at > since) since = data.message.updated_at;
         showInThread(data.message);
         showInList(data.message);
+      } else if (data.type === "task") {
+        if (data.task.updated_at > since) since = data.task.updated_at;
+        showTask(data.task);
       }
     });
     socket.addEventListener("close", (event) => {

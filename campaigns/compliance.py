@@ -1,0 +1,83 @@
+"""The rules no campaign step may break, checked when each step runs.
+
+Consent for the channel, quiet hours in the contact's own local time and the
+frequency cap per contact. A step asks `check_sms` before it texts anyone and
+does what the verdict says: send (within a validity period), wait until the
+window opens, or skip with the reason.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+
+from agents import queries as agent_queries
+from campaigns.models import Campaign
+from campaigns.quiet_hours import (
+    NoAllowedTimeError,
+    Window,
+    is_allowed,
+    next_allowed,
+    validity_period_seconds,
+)
+from contacts.choices import Channel
+from contacts.models import Contact
+from contacts.timezones import contact_zones
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a step may do now: `send`, `defer` until `until`, or `skip`."""
+
+    action: str
+    reason: str = ""
+    until: datetime | None = None
+    validity_seconds: int | None = None
+
+
+def quiet_hours_window(campaign: Campaign) -> Window | None:
+    """The hours a campaign may reach people; None when it has no quiet hours.
+
+    A campaign without its own hours uses the global REGAL_QUIET_HOURS; one
+    whose start equals its end has none, which only an admin can set.
+    """
+    start = campaign.quiet_hours_start or parse_time(settings.REGAL_QUIET_HOURS[0])
+    end = campaign.quiet_hours_end or parse_time(settings.REGAL_QUIET_HOURS[1])
+    if start == end:
+        return None
+    return Window(start, end)
+
+
+def parse_time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def sms_cap(campaign: Campaign) -> tuple[int, timedelta]:
+    count, period = settings.REGAL_SMS_CAP
+    return (
+        campaign.sms_cap_count or count,
+        campaign.sms_cap_period or timedelta(hours=period),
+    )
+
+
+def check_sms(campaign: Campaign, contact: Contact, *, now: datetime) -> Verdict:
+    """May this campaign text this contact now?"""
+    if not campaign.is_transactional and not contact.has_consent(Channel.SMS):
+        return Verdict("skip", "no SMS consent")
+    count, period = sms_cap(campaign)
+    sent = agent_queries.count_outbound_sms(contact.pk, since=now - period)
+    if sent >= count:
+        return Verdict("skip", f"frequency cap: {sent} SMS in the last {period}")
+    window = quiet_hours_window(campaign)
+    if window is None:
+        return Verdict("send")
+    zones = contact_zones(contact)
+    try:
+        if not is_allowed(now, zones, window):
+            until = next_allowed(now, zones, window)
+            return Verdict(
+                "defer", f"quiet hours until {until:%Y-%m-%d %H:%M} UTC", until
+            )
+    except NoAllowedTimeError as exc:
+        return Verdict("skip", exc.message)
+    return Verdict("send", validity_seconds=validity_period_seconds(now, zones, window))
