@@ -5,14 +5,18 @@ cluster, and each test checks that the open page shows them without a reload.
 """
 
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 
 from agents import services
+from agents.models import CallTask
 from tests.conftest import require
 from tests.factories import make_contact, next_phone
 from tests.twilio_webhooks import inbound_sms_params, post_webhook
@@ -190,3 +194,55 @@ def test_thread_reply_is_sent_and_its_status_shown_live(desk, live_regal):
     expect(outbound.locator(".status")).to_have_text(["Sent"])
     expect(desk.get_by_label("Reply by SMS")).to_have_value("")
     assert was_not_reloaded(desk)
+
+
+def open_call_task_in_regal(live_regal, *, priority: str, notes: str) -> None:
+    """Open a task in a process of Regal's own, as a campaign's worker would.
+
+    A broadcast from this test process would not reach daphne in the embedded
+    mode: each side has its own channel layer file there.
+    """
+    contact = off_the_browser_thread(make_contact)
+    code = (
+        "from agents import services; from contacts.models import Contact; "
+        f"services.open_call_task(Contact.objects.get(pk={contact.pk}), "
+        f"idempotency_key='browser-test:{contact.pk}', opener_key='campaign:12', "
+        f"opened_by='campaign 12', priority={priority!r}, notes={notes!r})"
+    )
+    subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "shell", "-c", code],
+        env=live_regal.env,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_task_list_shows_a_new_task_live_in_priority_order(desk, live_regal):
+    open_call_task_in_regal(live_regal, priority="normal", notes="Ask about the car")
+    desk.goto(f"{live_regal.url}/desk/tasks/")
+    wait_until_live(desk)
+
+    open_call_task_in_regal(live_regal, priority="urgent", notes="Loan expires")
+
+    notes = desk.locator("#tasks > li .notes")
+    expect(notes).to_have_text(["Loan expires", "Ask about the car"])
+    assert was_not_reloaded(desk)
+
+
+def test_task_list_completes_a_task_that_appeared_live(desk, live_regal):
+    desk.goto(f"{live_regal.url}/desk/tasks/")
+    wait_until_live(desk)
+    open_call_task_in_regal(live_regal, priority="high", notes="Call back")
+    task = desk.locator("#tasks > li.task")
+    expect(task.locator(".notes")).to_have_text("Call back")
+
+    task.get_by_label("Outcome").select_option("voicemail")
+    task.get_by_role("button", name="Done").click()
+
+    expect(desk).to_have_url(f"{live_regal.url}/desk/tasks/")
+    expect(desk.locator("#tasks > li.task")).to_have_count(0)
+    expect(desk.locator("#no-tasks")).to_have_count(1)
+    closed = off_the_browser_thread(
+        lambda: list(CallTask.objects.values_list("status", "disposition"))
+    )
+    assert closed == [("completed", "voicemail")]
