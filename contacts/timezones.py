@@ -178,8 +178,24 @@ def address_zones(address: object, *, country: str | None = None) -> list[ZoneIn
     return _zones(country_zone_names().get(country, ()))
 
 
+# North American toll-free numbers belong to no place. phonenumbers gives them
+# every zone of the numbering plan, Guam's and Samoa's included, and no hour
+# of a summer day is 9:00-20:00 in all of those. The people who hold them live
+# in the United States and Canada, so those countries' zones are the ones to
+# respect.
+NANP_TOLL_FREE_COUNTRIES = ("US", "CA")
+
+
 def phone_zones(number: phonenumbers.PhoneNumber) -> list[ZoneInfo]:
     """Return the zones a number's range is used in, else its country's zones."""
+    if (
+        number.country_code == 1
+        and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+    ):
+        table = country_zone_names()
+        return _zones(
+            name for country in NANP_TOLL_FREE_COUNTRIES for name in table[country]
+        )
     names = set(phone_timezones.time_zones_for_number(number)) - MEANINGLESS_ZONES
     if names:
         return _zones(names)

@@ -296,24 +296,29 @@ def test_next_allowed_intersects_new_york_and_honolulu():
     assert opens == utc(2026, 1, 15, 19)
 
 
-def test_next_allowed_toll_free_number_waits_for_all_its_zones():
-    # The +1 800 range spans Guam (UTC+10) to St John's (UTC-3:30): in January
-    # only 23:00Z-23:30Z is between 09:00 and 20:00 in all of them.
+def test_contact_zones_toll_free_number_leaves_out_the_pacific_territories():
+    names = zone_names(Contact(phone=TOLL_FREE))
+
+    assert {"America/St_Johns", "America/Adak"} <= set(names)
+    assert not {"Pacific/Guam", "Pacific/Saipan", "Pacific/Pago_Pago"} & set(names)
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        # January: Honolulu opens at 19:00Z, St John's closes at 23:30Z.
+        (utc(2026, 1, 15, 12), utc(2026, 1, 15, 19)),
+        # June: still Honolulu's 09:00; St John's closes at 22:30Z now.
+        (utc(2026, 6, 15, 12), utc(2026, 6, 15, 19)),
+        (utc(2026, 6, 15, 22, 30), utc(2026, 6, 16, 19)),
+    ],
+    ids=["winter", "summer", "summer-after-close"],
+)
+def test_next_allowed_toll_free_number_waits_for_all_its_zones(moment, expected):
+    # Only hours allowed in every zone of the United States and Canada count.
     zones = contact_zones(Contact(phone=TOLL_FREE))
 
-    opens = next_allowed(utc(2026, 1, 15, 12), zones, DEFAULT_WINDOW)
-
-    assert opens == utc(2026, 1, 15, 23)
-
-
-def test_next_allowed_toll_free_number_has_no_allowed_time_in_summer():
-    # With daylight saving St John's closes at 22:30Z, before Guam opens.
-    zones = contact_zones(Contact(phone=TOLL_FREE))
-
-    with pytest.raises(NoAllowedTimeError) as raised:
-        next_allowed(utc(2026, 6, 15, 12), zones, DEFAULT_WINDOW)
-
-    assert raised.value.code == "no_allowed_time"
+    assert next_allowed(moment, zones, DEFAULT_WINDOW) == expected
 
 
 @pytest.mark.parametrize(
