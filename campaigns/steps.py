@@ -243,19 +243,34 @@ def run_send_sms(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
 def run_create_task(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
     now = timezone.now()
     context = template_context(enrollment)
+    due_at = call_allowed_from(enrollment, now + (step.task_due_after or timedelta(0)))
     task = agent_services.open_call_task(
         enrollment.contact,
         idempotency_key=effect_key(enrollment, step),
         opener_key=opener_key(enrollment.campaign),
         opened_by=f"campaign {enrollment.campaign_id} ({enrollment.campaign.name})",
         priority=step.task_priority,
-        due_at=now + step.task_due_after if step.task_due_after else now,
+        due_at=due_at,
         due_by=now + step.task_due_within if step.task_due_within else None,
         notes=render_template(step.task_notes, **context),
         script=render_template(step.task_script, **context),
     )
     record_activity(enrollment, "task_opened", f"task {task.pk}", step)
     return go_next(enrollment, step)
+
+
+def call_allowed_from(enrollment: CampaignEnrollment, moment: datetime) -> datetime:
+    """The first moment at or after `moment` an agent may call, by quiet hours.
+
+    The task still opens now; its due time tells the agent when to call.
+    """
+    window = compliance.quiet_hours_window(enrollment.campaign)
+    if window is None:
+        return moment
+    try:
+        return next_allowed(moment, contact_zones(enrollment.contact), window)
+    except NoAllowedTimeError:
+        return moment
 
 
 def run_cancel_tasks(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
