@@ -362,3 +362,53 @@ def test_update_sms_status_for_an_unknown_sid_changes_nothing(twilio):
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED
     assert not Event.objects.filter(name="sms.delivered").exists()
+
+
+def test_send_pending_sms_tells_twilio_when_the_sms_stops_being_valid(twilio):
+    contact = make_contact(sms_consent=True)
+    message = services.queue_sms(
+        contact,
+        body="Hi",
+        idempotency_key="test:validity",
+        send_before=timezone.now() + timedelta(hours=1),
+    )
+
+    services.send_pending_sms(message.pk)
+
+    (sent,) = twilio.messages
+    # Whole seconds from the moment of the send to send_before: an hour, less
+    # the time the test took to get there.
+    assert 3590 <= int(sent.params["ValidityPeriod"]) <= 3600
+
+
+def test_send_pending_sms_after_its_send_before_sends_nothing(twilio):
+    contact = make_contact(sms_consent=True)
+    message = services.queue_sms(
+        contact,
+        body="Hi",
+        idempotency_key="test:late",
+        send_before=timezone.now() - timedelta(seconds=1),
+    )
+
+    services.send_pending_sms(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.BLOCKED
+    assert message.error == "the contact's quiet hours began before it could be sent"
+    assert twilio.requests == []
+
+
+def test_send_pending_sms_sends_its_media_url(twilio):
+    contact = make_contact(sms_consent=True)
+    message = services.queue_sms(
+        contact,
+        body="Your card",
+        idempotency_key="test:media",
+        media_url="https://cdn.example.com/card.png",
+    )
+
+    services.send_pending_sms(message.pk)
+
+    (sent,) = twilio.messages
+    assert sent.params["MediaUrl"] == ["https://cdn.example.com/card.png"]
+    assert sent.resource["num_media"] == "1"
