@@ -18,7 +18,7 @@ from campaigns.quiet_hours import (
     Window,
     is_allowed,
     next_allowed,
-    validity_period_seconds,
+    window_closes,
 )
 from contacts.choices import Channel
 from contacts.models import Contact
@@ -27,12 +27,16 @@ from contacts.timezones import contact_zones
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a step may do now: `send`, `defer` until `until`, or `skip`."""
+    """What a step may do now: `send`, `defer` until `until`, or `skip`.
+
+    A `send` in a campaign with quiet hours carries `send_before`, the instant
+    the contact's window closes: the message must not go out after it.
+    """
 
     action: str
     reason: str = ""
     until: datetime | None = None
-    validity_seconds: int | None = None
+    send_before: datetime | None = None
 
 
 def quiet_hours_window(campaign: Campaign) -> Window | None:
@@ -80,4 +84,7 @@ def check_sms(campaign: Campaign, contact: Contact, *, now: datetime) -> Verdict
             )
     except NoAllowedTimeError as exc:
         return Verdict("skip", exc.message)
-    return Verdict("send", validity_seconds=validity_period_seconds(now, zones, window))
+    # The close itself, not now plus Twilio's longest ValidityPeriod: a window
+    # longer than ten hours would otherwise refuse the send in its last hour.
+    # agents.services.validity_period clamps what Twilio is told.
+    return Verdict("send", send_before=window_closes(now, zones, window))

@@ -230,11 +230,7 @@ def run_send_sms(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
         idempotency_key=effect_key(enrollment, step),
         media_url=step.media_url,
         requires_consent=not enrollment.campaign.is_transactional,
-        send_before=(
-            now + timedelta(seconds=verdict.validity_seconds)
-            if verdict.validity_seconds
-            else None
-        ),
+        send_before=verdict.send_before,
     )
     record_activity(enrollment, "sms_queued", f"message {message.pk}", step)
     return go_next(enrollment, step)
