@@ -37,6 +37,7 @@ DUE_BATCH = 100
 # times; then the enrollment ends and the activity log says why.
 ERROR_BACKOFF = timedelta(minutes=5)
 MAX_STEP_ATTEMPTS = 5
+EXIT_REASON_LENGTH = CampaignEnrollment._meta.get_field("exit_reason").max_length
 # How long one tick polls before it enqueues the next; also the longest that
 # stopping the q cluster waits for a tick.
 TICK_WINDOW = timedelta(seconds=5)
@@ -328,7 +329,8 @@ def finish(enrollment: CampaignEnrollment, status: str, reason: str) -> None:
     enrollment.finished_at = timezone.now()
     enrollment.next_run_at = None
     enrollment.step = None
-    enrollment.exit_reason = reason
+    # The activity keeps the whole reason; the column holds what fits.
+    enrollment.exit_reason = reason[:EXIT_REASON_LENGTH]
     enrollment.save(
         update_fields=["status", "finished_at", "next_run_at", "step", "exit_reason"]
     )
@@ -367,14 +369,18 @@ def run_due_steps(*, limit: int = DUE_BATCH) -> int:
     for enrollment_id in due:
         try:
             run_enrollment(enrollment_id, skip_locked=True)
-        except Exception:
+        except Exception as exc:
             logger.exception("enrollment %s: step failed", enrollment_id)
-            record_step_failure(enrollment_id)
+            record_step_failure(enrollment_id, error=f"{type(exc).__name__}: {exc}")
     return len(due)
 
 
-def record_step_failure(enrollment_id: int) -> None:
-    """Retry a failed step later, a bounded number of times, then give up."""
+def record_step_failure(enrollment_id: int, *, error: str) -> None:
+    """Retry a failed step later, a bounded number of times, then give up.
+
+    The activity log keeps `error` with each attempt, and the exit reason
+    with the last: it is what an admin needs to fix the step.
+    """
     with transaction.atomic():
         enrollment = queries.enrollment_for_update(enrollment_id)
         if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
@@ -384,7 +390,7 @@ def record_step_failure(enrollment_id: int) -> None:
             finish(
                 enrollment,
                 EnrollmentStatus.EXITED,
-                f"step {enrollment.step} failed {enrollment.attempts} times",
+                f"step {enrollment.step} failed {enrollment.attempts} times: {error}",
             )
             return
         enrollment.next_run_at = timezone.now() + ERROR_BACKOFF
@@ -392,7 +398,7 @@ def record_step_failure(enrollment_id: int) -> None:
         record_activity(
             enrollment,
             "step_failed",
-            f"attempt {enrollment.attempts}; retrying at "
+            f"attempt {enrollment.attempts}: {error}; retrying at "
             f"{enrollment.next_run_at:%Y-%m-%d %H:%M} UTC",
             enrollment.step,
         )
