@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 
 from contacts import services as contact_services
 from contacts.choices import IdentifierKind
-from contacts.models import Contact, ProfileIdentifier
+from contacts.models import Contact, Profile, ProfileIdentifier
 from events import registry
 from events.choices import EventType, LogLevel
 from events.errors import InvalidEventError
@@ -368,7 +368,9 @@ def adopt_profile_events(profile_ids: list[int], *, contact_id: int) -> int:
     The recent ones (within REGAL_ADOPTED_EVENT_MAX_AGE) are handed on to the
     consumers as if they had just arrived: "applied anonymously, then gave a
     phone" is the journey campaigns exist for. Older ones are history.
+    Profiles merged into these ones before the phone arrived count as theirs.
     """
+    profile_ids = with_merged_profiles(profile_ids)
     adopted = list(
         Event.objects.filter(
             profile_id__in=profile_ids, contact__isnull=True
@@ -389,6 +391,21 @@ def adopt_profile_events(profile_ids: list[int], *, contact_id: int) -> int:
             profile_ids,
         )
     return count
+
+
+def with_merged_profiles(profile_ids: list[int]) -> list[int]:
+    """The profiles and every profile merged into them, directly or in a chain.
+
+    A merged profile's events keep it as their profile, so an anonymous
+    visitor merged into a user who has no phone yet is found only this way.
+    """
+    found = set(profile_ids)
+    newest = found
+    while newest:
+        merged = Profile.objects.filter(merged_into__in=newest)
+        newest = set(merged.values_list("pk", flat=True)) - found
+        found |= newest
+    return sorted(found)
 
 
 def write_source_log(source: Source, result: IngestResult) -> None:
