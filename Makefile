@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install node-sdk lint clean
+.PHONY: run test install node-sdk bench lint clean
 
 # Reinstall when the dependencies change; `make install` forces nothing else.
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,16 @@ node-sdk:
 
 test: install node-sdk
 	REGAL_INSTANCE=$${REGAL_INSTANCE:-regal-test} $(PY) -m pytest $(PYTEST_ARGS)
+
+# The ingestion benchmark: PostgreSQL and Redis on 127.0.0.1 (it makes its own
+# database, regal_bench); writes the Ingestion section of docs/benchmarks.md.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--processes 2".
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	BENCH_VIA_MAKE=1 $(PY) -m bench.ingest $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks: each one a module run as `python -m bench.<name>`."""
