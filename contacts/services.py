@@ -86,16 +86,24 @@ def resolve_profile(
 ) -> Resolution:
     """Find or create the profile these identifiers name, and record both on it.
 
-    An id not yet known joins the profile the other id names. When the two
-    ids name different profiles and one of them is only anonymous, it merges
-    into the other; two profiles that both have a userId are never merged:
-    the userId's profile is used and the refusal is recorded.
+    An id not yet known joins the profile the other id names, except that a
+    new userId never joins another user's profile. When the two ids name
+    different profiles and one of them is only anonymous, it merges into the
+    other; two profiles that both have a userId are never merged: the
+    userId's profile is used and the refusal is recorded.
     """
     if not user_id and not anonymous_id:
         raise InvalidIdentityError("userId or anonymousId is required")
     with transaction.atomic():
         by_user = find_profile(IdentifierKind.USER_ID, user_id)
         by_anon = find_profile(IdentifierKind.ANONYMOUS_ID, anonymous_id)
+        if user_id and not by_user and belongs_to_a_user(by_anon):
+            # Another user's anonymousId (two people on one browser): joining
+            # this userId to that profile would give this person's events to
+            # the other's contact. The user gets a profile of their own, and
+            # the join is refused below like any other between two users.
+            by_user = Profile.objects.create()
+            add_identifier(by_user, kind=IdentifierKind.USER_ID, value=user_id)
         profile = by_user or by_anon or Profile.objects.create()
         resolution = Resolution(profile=profile)
         if by_user and by_anon and by_user.pk != by_anon.pk:
@@ -107,6 +115,10 @@ def resolve_profile(
                 profile, kind=IdentifierKind.ANONYMOUS_ID, value=anonymous_id
             )
     return resolution
+
+
+def belongs_to_a_user(profile: Profile | None) -> bool:
+    return profile is not None and queries.profile_has_user_id(profile.pk)
 
 
 def find_profile(kind: IdentifierKind, value: str | None) -> Profile | None:
