@@ -193,7 +193,7 @@ def store_in_batch(batch: Batch, index: int, parsed: ParsedEvent) -> None:
     if event is None:
         batch.result.duplicates += 1
         return
-    remember(batch, parsed, event)
+    remember(batch, parsed, event, warnings)
     batch.result.stored.append(event.pk)
     batch.stored_parsed.append(parsed)
     batch.result.warnings.extend(
@@ -215,13 +215,20 @@ def changes_identity(parsed: ParsedEvent) -> bool:
     return bool(parsed.identify_traits) or parsed.type == EventType.ALIAS
 
 
-def remember(batch: Batch, parsed: ParsedEvent, event: Event) -> None:
+def remember(
+    batch: Batch,
+    parsed: ParsedEvent,
+    event: Event,
+    warnings: list[contact_services.IdentityWarning],
+) -> None:
     """After the slow path, later events of the same ids may take the fast one.
 
     The slow path may have given the profile a new contact: every id the batch
     knows of the profile follows, so that an event sent later under another
-    of its ids goes to that contact too.
+    of its ids goes to that contact too. An anonymousId whose merge was
+    refused stays another user's, and is not taken as this profile's.
     """
+    refused = any(warning.code == "merge_refused" for warning in warnings)
     for key, (profile_id, _) in batch.known.items():
         if profile_id == event.profile_id:
             batch.known[key] = (event.profile_id, event.contact_id)
@@ -231,7 +238,7 @@ def remember(batch: Batch, parsed: ParsedEvent, event: Event) -> None:
             batch.known.pop((kind, parsed.previous_id), None)
     for kind, value in (
         (IdentifierKind.USER_ID, parsed.user_id),
-        (IdentifierKind.ANONYMOUS_ID, parsed.anonymous_id),
+        (IdentifierKind.ANONYMOUS_ID, None if refused else parsed.anonymous_id),
     ):
         if value:
             batch.known[(kind, value)] = (event.profile_id, event.contact_id)
