@@ -133,6 +133,9 @@ def send_refusal(message: Message, contact: Contact) -> str:
     """Why this message may not go out now, or "" if it may."""
     if message.requires_consent and not contact.has_consent(Channel.SMS):
         return "the contact has no SMS consent"
+    # Even a transactional message does not go to someone who said STOP.
+    if contact.has_opted_out(Channel.SMS):
+        return "the contact opted out of SMS"
     if message.send_before and timezone.now() >= message.send_before:
         return "the contact's quiet hours began before it could be sent"
     return ""

@@ -59,31 +59,38 @@ def parse_time(text: str) -> time:
 def sms_cap(campaign: Campaign) -> tuple[int, timedelta]:
     count, period = settings.REGAL_SMS_CAP
     return (
-        campaign.sms_cap_count or count,
+        count if campaign.sms_cap_count is None else campaign.sms_cap_count,
         campaign.sms_cap_period or timedelta(hours=period),
     )
 
 
 def check_sms(campaign: Campaign, contact: Contact, *, now: datetime) -> Verdict:
-    """May this campaign text this contact now?"""
+    """May this campaign text this contact now?
+
+    Consent first (a transactional campaign needs none, but nobody who said
+    STOP is texted), then quiet hours, which only defer, then the frequency
+    cap, counted when the SMS would really go out.
+    """
+    if contact.has_opted_out(Channel.SMS):
+        return Verdict("skip", "the contact opted out of SMS")
     if not campaign.is_transactional and not contact.has_consent(Channel.SMS):
         return Verdict("skip", "no SMS consent")
-    count, period = sms_cap(campaign)
-    sent = agent_queries.count_outbound_sms(contact.pk, since=now - period)
-    if sent >= count:
-        return Verdict("skip", f"frequency cap: {sent} SMS in the last {period}")
     window = quiet_hours_window(campaign)
-    if window is None:
-        return Verdict("send")
-    zones = contact_zones(contact)
+    zones = contact_zones(contact) if window else []
     try:
-        if not is_allowed(now, zones, window):
+        if window and not is_allowed(now, zones, window):
             until = next_allowed(now, zones, window)
             return Verdict(
                 "defer", f"quiet hours until {until:%Y-%m-%d %H:%M} UTC", until
             )
     except NoAllowedTimeError as exc:
         return Verdict("skip", exc.message)
+    count, period = sms_cap(campaign)
+    sent = agent_queries.count_outbound_sms(contact.pk, since=now - period)
+    if sent >= count:
+        return Verdict("skip", f"frequency cap: {sent} SMS in the last {period}")
+    if window is None:
+        return Verdict("send")
     # The close itself, not now plus Twilio's longest ValidityPeriod: a window
     # longer than ten hours would otherwise refuse the send in its last hour.
     # agents.services.validity_period clamps what Twilio is told.

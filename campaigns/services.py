@@ -387,9 +387,8 @@ def record_step_failure(enrollment_id: int, *, error: str) -> None:
             return
         enrollment.attempts += 1
         if enrollment.attempts >= MAX_STEP_ATTEMPTS:
-            finish(
+            exit_enrollment(
                 enrollment,
-                EnrollmentStatus.EXITED,
                 f"step {enrollment.step} failed {enrollment.attempts} times: {error}",
             )
             return

@@ -36,6 +36,12 @@ class Contact(models.Model):
             channel=channel, address=self.consent_address(channel), subscribed=True
         ).exists()
 
+    def has_opted_out(self, channel: str) -> bool:
+        """Whether the contact said no (STOP, say): stronger than never saying yes."""
+        return self.consents.filter(
+            channel=channel, address=self.consent_address(channel), subscribed=False
+        ).exists()
+
 
 class Profile(models.Model):
     """What the brand told us about one person, before and after a phone is known.

@@ -370,7 +370,9 @@ def test_consent_revoked_before_the_send_skips_the_sms():
         "skipped",
         "completed",
     ]
-    assert enrollment.activities.get(action="skipped").detail == "no SMS consent"
+    assert enrollment.activities.get(action="skipped").detail == (
+        "the contact opted out of SMS"
+    )
 
 
 def test_paused_campaign_holds_the_enrollment():

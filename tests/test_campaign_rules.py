@@ -53,6 +53,7 @@ from campaigns.services import (
 )
 from campaigns.steps import pick_variant
 from campaigns.webhooks import FIRST_BACKOFF, deliver_due_webhooks, deliver_webhook
+from contacts import services as contact_services
 from contacts.timezones import contact_zones
 from tests.factories import make_campaign, make_contact, make_event
 
@@ -409,6 +410,36 @@ def test_transactional_campaign_texts_a_contact_without_sms_consent(twilio):
     assert [sent.params["Body"] for sent in twilio.messages] == [
         "Your appointment is at 3pm"
     ]
+
+
+def test_transactional_campaign_does_not_text_a_contact_who_said_stop(twilio):
+    make_campaign(wait=None, body="Your appointment is at 3pm", is_transactional=True)
+    contact = make_contact(sms_consent=False)
+
+    enrollment = enroll(contact)
+
+    assert not Message.objects.exists()
+    assert twilio.messages == []
+    assert enrollment.activities.get(action="skipped").detail == (
+        "the contact opted out of SMS"
+    )
+
+
+def test_transactional_sms_queued_before_a_stop_is_not_sent(twilio):
+    make_campaign(wait=None, body="Your appointment is at 3pm", is_transactional=True)
+    contact = make_contact()
+    enroll(contact)
+    message = Message.objects.get()
+    contact_services.set_consent(contact, channel="sms", subscribed=False, source="t")
+
+    agent_services.send_pending_sms(message.pk)
+
+    message.refresh_from_db()
+    assert (message.status, message.error) == (
+        "blocked",
+        "the contact opted out of SMS",
+    )
+    assert twilio.messages == []
 
 
 def test_marketing_campaign_sms_requires_consent_when_it_is_sent():
