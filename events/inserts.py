@@ -20,18 +20,20 @@ from psycopg.types.json import Jsonb
 from events.models import Event
 
 
-def insert_events(events: list[Event]) -> dict[str, int]:
+def insert_events(rows: list[dict]) -> dict[str, int]:
     """Insert the events whose messageId is new to their source.
 
-    All the events come from one batch: one source, one received_at. Return
+    Each row holds an event's fields by attribute name (`source_id`,
+    `profile_id`…), all but the primary key and the automatic times. All the
+    rows come from one batch: one source, one received_at. Return
     {messageId: id} of the rows this call inserted; an event missing from it
     was already stored, by an earlier or a concurrent request.
     """
-    if not events:
+    if not rows:
         return {}
     if connection.vendor == "postgresql":
-        return insert_with_unnest(events)
-    return insert_with_orm(events)
+        return insert_with_unnest(rows)
+    return insert_with_orm([Event(**row) for row in rows])
 
 
 def insert_with_orm(events: list[Event]) -> dict[str, int]:
@@ -47,8 +49,9 @@ def insert_with_orm(events: list[Event]) -> dict[str, int]:
     )
 
 
-def insert_with_unnest(events: list[Event]) -> dict[str, int]:
-    columns = [column_values(field, events) for field in inserted_fields()]
+def insert_with_unnest(rows: list[dict]) -> dict[str, int]:
+    blank = Event()
+    columns = [column_values(field, rows, blank) for field in inserted_fields()]
     connection.ensure_connection()
     # A plain psycopg cursor binds parameters server-side; Django's own
     # (a ClientCursor) would quote every array element into the SQL text.
@@ -63,11 +66,15 @@ def insert_with_unnest(events: list[Event]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def column_values(field: Field, events: list[Event]) -> list:
-    """One column's values, as Model.save() would write them."""
+def column_values(field: Field, rows: list[dict], blank: Event) -> list:
+    """One column's values, as Model.save() would write them.
+
+    An automatic time is set as save() sets it (on `blank`, an unsaved event),
+    once for the whole batch.
+    """
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return [field.pre_save(event, True) for event in events]
-    values = [getattr(event, field.attname) for event in events]
+        return [field.pre_save(blank, True)] * len(rows)
+    values = [row[field.attname] for row in rows]
     if isinstance(field, JSONField):
         return [None if value is None else Jsonb(value) for value in values]
     return values

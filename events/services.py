@@ -73,7 +73,8 @@ class Batch:
     result: IngestResult
     # (kind, value) -> (profile id, contact id) of identifiers already resolved.
     known: dict = field(default_factory=dict)
-    pending: list[tuple[Event, ParsedEvent]] = field(default_factory=list)
+    # Rows of events to insert together (see event_row), with their parse.
+    pending: list[tuple[dict, ParsedEvent]] = field(default_factory=list)
     seen_message_ids: set = field(default_factory=set)
     stored_parsed: list[ParsedEvent] = field(default_factory=list)
 
@@ -177,7 +178,7 @@ def store_in_batch(batch: Batch, index: int, parsed: ParsedEvent) -> None:
     known = known_profile(batch, parsed)
     if known and not changes_identity(parsed):
         profile_id, contact_id = known
-        batch.pending.append((new_event(batch, parsed, profile_id, contact_id), parsed))
+        batch.pending.append((event_row(batch, parsed, profile_id, contact_id), parsed))
         return
 
     flush_pending(batch)
@@ -249,38 +250,51 @@ def flush_pending(batch: Batch) -> None:
     if not batch.pending:
         return
     # A row a concurrent request stored first is not inserted: its duplicate.
-    ids = insert_events([event for event, _ in batch.pending])
-    for event, parsed in batch.pending:
-        if event.message_id in ids:
-            batch.result.stored.append(ids[event.message_id])
+    ids = insert_events([row for row, _ in batch.pending])
+    for row, parsed in batch.pending:
+        if row["message_id"] in ids:
+            batch.result.stored.append(ids[row["message_id"]])
             batch.stored_parsed.append(parsed)
         else:
             batch.result.duplicates += 1
     batch.pending = []
 
 
+def event_row(
+    batch: Batch, parsed: ParsedEvent, profile_id: int, contact_id: int | None
+) -> dict:
+    """The event's stored fields, by attribute name.
+
+    The fast path inserts these as they are: building a model instance per
+    event cost more than a tenth of a batch's CPU.
+    """
+    return {
+        "source_id": batch.source.pk,
+        "message_id": parsed.message_id,
+        "type": parsed.type,
+        "name": parsed.name,
+        "user_id": parsed.user_id or "",
+        "anonymous_id": parsed.anonymous_id or "",
+        "previous_id": parsed.previous_id or "",
+        "group_id": parsed.group_id or "",
+        "profile_id": profile_id,
+        "contact_id": contact_id,
+        "properties": parsed.properties,
+        "traits": parsed.traits,
+        "context": parsed.context,
+        "timestamp": parsed.timestamp,
+        "original_timestamp": parsed.original_timestamp,
+        "sent_at": parsed.sent_at,
+        "received_at": batch.received_at,
+    }
+
+
 def new_event(
     batch: Batch, parsed: ParsedEvent, profile_id: int, contact_id: int | None
 ) -> Event:
-    return Event(
-        source=batch.source,
-        message_id=parsed.message_id,
-        type=parsed.type,
-        name=parsed.name,
-        user_id=parsed.user_id or "",
-        anonymous_id=parsed.anonymous_id or "",
-        previous_id=parsed.previous_id or "",
-        group_id=parsed.group_id or "",
-        profile_id=profile_id,
-        contact_id=contact_id,
-        properties=parsed.properties,
-        traits=parsed.traits,
-        context=parsed.context,
-        timestamp=parsed.timestamp,
-        original_timestamp=parsed.original_timestamp,
-        sent_at=parsed.sent_at,
-        received_at=batch.received_at,
-    )
+    event = Event(**event_row(batch, parsed, profile_id, contact_id))
+    event.source = batch.source
+    return event
 
 
 def store_event(
@@ -304,10 +318,6 @@ def store_event(
             )
             event.save(force_insert=True)
     except IntegrityError:
-        # The same messageId committed by a concurrent request between our
-        # check and our insert: the unique constraint makes it a duplicate.
-        if Event.objects.filter(source=source, message_id=parsed.message_id).exists():
-            return None, []
         raise
     logger.debug("event %s stored for profile %s", event.pk, profile.pk)
     return event, warnings
