@@ -318,6 +318,10 @@ def store_event(
             )
             event.save(force_insert=True)
     except IntegrityError:
+        # The same messageId committed by a concurrent request between our
+        # check and our insert: the unique constraint makes it a duplicate.
+        if Event.objects.filter(source=source, message_id=parsed.message_id).exists():
+            return None, []
         raise
     logger.debug("event %s stored for profile %s", event.pk, profile.pk)
     return event, warnings
