@@ -182,6 +182,9 @@ class CampaignStep(models.Model):
         return f"{self.position}. {self.get_kind_display()}"
 
     def clean(self) -> None:
+        # A cleared JSON box arrives as None, which the NOT NULL column refuses.
+        if self.updates is None:
+            self.updates = {}
         problems = step_problems(self)
         if problems:
             raise ValidationError(problems)
@@ -194,6 +197,11 @@ def step_problems(step: CampaignStep) -> dict[str, str]:
         problems["wait"] = "A wait step needs a duration or a date property."
     if step.wait_until_key and not step.wait_until_subject:
         problems["wait_until_subject"] = "Say whose property the date is."
+    if not weekdays_readable(step.allowed_weekdays):
+        problems["allowed_weekdays"] = (
+            "Write the days as numbers separated by commas, 0=Monday … 6=Sunday, "
+            "e.g. 0,1,2,3,4."
+        )
     if step.kind == StepKind.SEND_SMS and not step.body.strip():
         problems["body"] = "An SMS step needs a text."
     if step.kind == StepKind.WEBHOOK and not step.webhook_url:
@@ -204,6 +212,11 @@ def step_problems(step: CampaignStep) -> dict[str, str]:
         except InvalidTemplateError as exc:
             problems[field] = exc.message
     return problems
+
+
+def weekdays_readable(text: str) -> bool:
+    """Whether steps.step_window can read these weekdays (it calls int())."""
+    return all(day.strip().isdigit() for day in text.split(",") if day.strip())
 
 
 class CampaignSplitVariant(models.Model):

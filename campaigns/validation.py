@@ -20,7 +20,10 @@ def campaign_problems(campaign: Campaign) -> list[str]:
         problems += [f"Step {step}: {text}" for text in step_problems(step).values()]
         problems += position_problems(step, positions)
         problems += split_problems(step)
-        window = step_window(step)
+        try:
+            window = step_window(step)
+        except ValueError:
+            window = None  # Unreadable weekdays: step_problems has said so.
         if window is not None:
             problems += [f"Step {step}: {text}" for text in validate_window(window)]
     for row in campaign.conditions.all():
