@@ -200,7 +200,9 @@ def test_segment_async_gzip_batch_is_stored(live_regal, source):
     contact = Contact.objects.get()
     assert contact.phone == PHONE
     assert sorted(
-        Event.objects.filter(contact=contact).values_list("message_id", "type")
+        Event.objects.filter(contact=contact)
+        .exclude(source__name="regal")
+        .values_list("message_id", "type")
     ) == [
         ("identify-1", "identify"),
         ("page-1", "page"),
