@@ -1,9 +1,26 @@
-from django.contrib import admin, messages
-from django.urls import reverse
-from django.utils.html import format_html
+from urllib.parse import urlencode
 
-from campaigns import services
-from campaigns.choices import CampaignStatus
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from campaigns import dry_run, flow, pick_lists, preview, services
+from campaigns.choices import CampaignStatus, StepKind
+from campaigns.forms import (
+    CONDITION_KEYS_LIST,
+    EVENT_NAMES_LIST,
+    CampaignConditionForm,
+    DryRunForm,
+    PreviewForm,
+    SendTestForm,
+)
 from campaigns.models import (
     Campaign,
     CampaignChange,
@@ -15,6 +32,8 @@ from campaigns.models import (
     CampaignStep,
     CampaignWebhookDelivery,
 )
+from campaigns.validation import campaign_problems
+from regal.errors import RegalError
 
 STEP_FIELDSETS_HELP = (
     "Each step uses the fields of its kind; the others are ignored. Branch "
@@ -22,8 +41,51 @@ STEP_FIELDSETS_HELP = (
 )
 
 
-class CampaignStepInline(admin.StackedInline):
+class PickListMixin:
+    """Offer the registry's names and keys on text inputs, as a <datalist>.
+
+    Free text stays allowed: an admin may build a campaign before its first
+    event arrives. The page's template carries the datalists themselves.
+    """
+
+    pick_lists: dict[str, str] = {}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        datalist = self.pick_lists.get(db_field.name)
+        if field is not None and datalist:
+            field.widget.attrs.update({"list": datalist, "autocomplete": "off"})
+        return field
+
+
+def pick_list_context(campaign: Campaign | None) -> dict:
+    return {
+        "event_names_list": EVENT_NAMES_LIST,
+        "event_names": pick_lists.event_name_options(),
+        "condition_keys_list": CONDITION_KEYS_LIST,
+        "condition_keys": pick_lists.condition_key_options(campaign),
+    }
+
+
+@admin.display(description="Preview")
+def preview_link(step: CampaignStep) -> str:
+    if step.pk is None or step.kind != StepKind.SEND_SMS:
+        return "-"
+    url = reverse("admin:campaigns_campaign_preview", args=[step.campaign_id])
+    return format_html(
+        '<a href="{}?{}">Preview and test-send this SMS</a>',
+        url,
+        urlencode({"step": step.pk}),
+    )
+
+
+class CampaignStepInline(PickListMixin, admin.StackedInline):
     model = CampaignStep
+    pick_lists = {
+        "branch_event": EVENT_NAMES_LIST,
+        "wait_until_key": CONDITION_KEYS_LIST,
+    }
+    readonly_fields = ["preview_link"]
     extra = 0
     ordering = ["position", "id"]
     show_change_link = True
@@ -47,7 +109,10 @@ class CampaignStepInline(admin.StackedInline):
                 "fields": [("branch_event", "goto_position", "else_position")],
             },
         ),
-        ("Send SMS", {"classes": ["collapse"], "fields": ["body", "media_url"]}),
+        (
+            "Send SMS",
+            {"classes": ["collapse"], "fields": ["body", "media_url", "preview_link"]},
+        ),
         (
             "Create call task",
             {
@@ -69,15 +134,20 @@ class CampaignStepInline(admin.StackedInline):
         ),
     ]
 
+    preview_link = staticmethod(preview_link)
 
-class CampaignExitInline(admin.TabularInline):
+
+class CampaignExitInline(PickListMixin, admin.TabularInline):
     model = CampaignExit
+    pick_lists = {"event_name": EVENT_NAMES_LIST}
     extra = 0
     show_change_link = True
 
 
-class CampaignConditionInline(admin.TabularInline):
+class CampaignConditionInline(PickListMixin, admin.TabularInline):
     model = CampaignCondition
+    form = CampaignConditionForm
+    pick_lists = {"key": CONDITION_KEYS_LIST}
     extra = 0
     fields = [
         "role",
@@ -112,12 +182,29 @@ class CampaignChangeInline(admin.TabularInline):
         return False
 
 
+# What the change page's buttons offer in each status; each goes through
+# services.change_campaign_status, as the list's actions do.
+STATUS_BUTTONS = {
+    CampaignStatus.DRAFT: [(CampaignStatus.LIVE, "Go live")],
+    CampaignStatus.LIVE: [
+        (CampaignStatus.PAUSED, "Pause"),
+        (CampaignStatus.STOPPED, "Stop"),
+    ],
+    CampaignStatus.PAUSED: [
+        (CampaignStatus.LIVE, "Resume"),
+        (CampaignStatus.STOPPED, "Stop"),
+    ],
+    CampaignStatus.STOPPED: [],
+}
+
+
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(PickListMixin, admin.ModelAdmin):
     list_display = ["name", "status", "trigger_event", "updated_at"]
     list_filter = ["status"]
     search_fields = ["name", "trigger_event"]
-    readonly_fields = ["status", "enrollments_link"]
+    readonly_fields = ["status", "enrollments_link", "problems", "flow_view"]
+    pick_lists = {"trigger_event": EVENT_NAMES_LIST, "goal_event": EVENT_NAMES_LIST}
     fieldsets = [
         (None, {"fields": ["name", "status", "trigger_event", "enrollments_link"]}),
         ("Entry rules", {"fields": [("max_entries", "cooldown")]}),
@@ -136,6 +223,11 @@ class CampaignAdmin(admin.ModelAdmin):
             {"fields": [("goal_event", "goal_window", "goal_revenue_property")]},
         ),
     ]
+    # Shown once the campaign exists: they read what is saved.
+    saved_fieldsets = [
+        ("Problems before going live", {"fields": ["problems"]}),
+        ("The campaign as a flow", {"fields": ["flow_view"]}),
+    ]
     inlines = [
         CampaignStepInline,
         CampaignExitInline,
@@ -143,6 +235,35 @@ class CampaignAdmin(admin.ModelAdmin):
         CampaignChangeInline,
     ]
     actions = ["go_live", "pause", "stop"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [*fieldsets, *self.saved_fieldsets]
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path(
+                "<path:object_id>/status/",
+                view(self.status_view),
+                name="campaigns_campaign_status",
+            ),
+            path(
+                "<path:object_id>/preview/",
+                view(self.preview_view),
+                name="campaigns_campaign_preview",
+            ),
+            path(
+                "<path:object_id>/dry-run/",
+                view(self.dry_run_view),
+                name="campaigns_campaign_dry_run",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Enrollments")
     def enrollments_link(self, campaign: Campaign) -> str:
@@ -155,6 +276,34 @@ class CampaignAdmin(admin.ModelAdmin):
             url,
             campaign.pk,
             count,
+        )
+
+    @admin.display(description="Problems")
+    def problems(self, campaign: Campaign) -> str:
+        found = campaign_problems(campaign)
+        if not found:
+            return "None: it can go live."
+        return format_html(
+            '<ul class="campaign-problems">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((problem,) for problem in found)),
+        )
+
+    @admin.display(description="Flow")
+    def flow_view(self, campaign: Campaign) -> str:
+        return render_to_string(
+            "admin/campaigns/campaign/flow.html",
+            {"campaign": campaign, "flow": flow.describe_campaign(campaign)},
+        )
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        context.update(pick_list_context(obj))
+        if obj is not None and obj.pk is not None:
+            context["status_buttons"] = STATUS_BUTTONS.get(obj.status, [])
+            context["can_dry_run"] = obj.status == CampaignStatus.DRAFT
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
     def save_model(self, request, obj, form, change):
@@ -198,14 +347,143 @@ class CampaignAdmin(admin.ModelAdmin):
     def stop(self, request, queryset):
         self.change_status(request, queryset, CampaignStatus.STOPPED)
 
+    # Custom pages ---------------------------------------------------------------
+
+    def campaign_or_404(self, request, object_id: str, *, change: bool) -> Campaign:
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            raise Http404("No such campaign.")
+        allowed = (
+            self.has_change_permission(request, campaign)
+            if change
+            else self.has_view_permission(request, campaign)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return campaign
+
+    def page_context(self, request, campaign: Campaign, title: str) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "campaign": campaign,
+            "title": title,
+        }
+
+    @method_decorator(require_POST)
+    def status_view(self, request, object_id):
+        campaign = self.campaign_or_404(request, object_id, change=True)
+        status = request.POST.get("status", "")
+        allowed = {value for value, _ in STATUS_BUTTONS.get(campaign.status, [])}
+        if status not in allowed:
+            self.message_user(
+                request,
+                f"A {campaign.status} campaign cannot be made {status or 'that'}.",
+                messages.ERROR,
+            )
+        else:
+            self.change_status(request, [campaign], status)
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        )
+
+    def preview_view(self, request, object_id):
+        """Render an SMS step for a contact; on POST, test-send it."""
+        campaign = self.campaign_or_404(request, object_id, change=False)
+        if request.method == "POST":
+            return self.test_send_view(request, campaign)
+        # A link from a step names the step only: show the form unbound.
+        form = PreviewForm(
+            request.GET if "contact" in request.GET else None,
+            campaign=campaign,
+            initial={"step": request.GET.get("step")},
+        )
+        return self.render_preview(request, campaign, form)
+
+    def test_send_view(self, request, campaign: Campaign):
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        send_form = SendTestForm(request.POST, campaign=campaign)
+        sent = self.test_send(request, send_form)
+        if sent:
+            return HttpResponseRedirect(f"{request.path}?{urlencode(sent)}")
+        form = PreviewForm(
+            {"step": request.POST.get("step"), "contact": request.POST.get("contact")},
+            campaign=campaign,
+        )
+        return self.render_preview(request, campaign, form, send_form=send_form)
+
+    def render_preview(
+        self, request, campaign: Campaign, form: PreviewForm, send_form=None
+    ):
+        context = self.page_context(request, campaign, f"Preview: {campaign}")
+        context["form"] = form
+        if form.is_bound and form.is_valid():
+            step = form.cleaned_data["step"]
+            contact = preview.find_contact(form.cleaned_data["contact"])
+            if contact is None:
+                form.add_error("contact", "No contact has this phone number or id.")
+            else:
+                context["contact"] = contact
+                context["preview"] = preview.preview_step(step, contact)
+                context["send_form"] = send_form or SendTestForm(
+                    initial={"step": step.pk, "contact": str(contact.pk)},
+                    campaign=campaign,
+                )
+        return TemplateResponse(
+            request, "admin/campaigns/campaign/preview.html", context
+        )
+
+    def test_send(self, request, send_form: SendTestForm) -> dict | None:
+        """Send the test SMS the form asks for; on success, what to show next."""
+        if not send_form.is_valid():
+            return None
+        contact = preview.find_contact(send_form.cleaned_data["contact"])
+        if contact is None:
+            send_form.add_error(None, "The contact is gone.")
+            return None
+        try:
+            sid = preview.test_send(
+                send_form.cleaned_data["step"],
+                contact=contact,
+                to_phone=send_form.cleaned_data["to_phone"],
+                sent_by=request.user.get_username(),
+            )
+        except RegalError as exc:
+            send_form.add_error("to_phone", exc.message)
+            return None
+        self.message_user(
+            request, f"Test SMS sent; the gateway's sid is {sid}.", messages.SUCCESS
+        )
+        return {"step": send_form.cleaned_data["step"].pk, "contact": str(contact.pk)}
+
+    def dry_run_view(self, request, object_id):
+        """Replay the last days' trigger events through a draft; write nothing."""
+        campaign = self.campaign_or_404(request, object_id, change=False)
+        context = self.page_context(request, campaign, f"Dry run: {campaign}")
+        form = DryRunForm(request.GET if "days" in request.GET else None)
+        context["form"] = form
+        if form.is_bound and form.is_valid():
+            try:
+                context["result"] = dry_run.simulate(
+                    campaign, form.cleaned_data["days"]
+                )
+            except RegalError as exc:
+                form.add_error(None, exc.message)
+        return TemplateResponse(
+            request, "admin/campaigns/campaign/dry_run.html", context
+        )
+
 
 class CampaignSplitVariantInline(admin.TabularInline):
     model = CampaignSplitVariant
     extra = 0
 
 
-class StepConditionInline(admin.TabularInline):
+class StepConditionInline(PickListMixin, admin.TabularInline):
     model = CampaignCondition
+    form = CampaignConditionForm
+    pick_lists = {"key": CONDITION_KEYS_LIST}
     fk_name = "step"
     extra = 0
     fields = ["group", "subject", "key", "operator", "value", "value_type"]
@@ -213,11 +491,18 @@ class StepConditionInline(admin.TabularInline):
 
 
 @admin.register(CampaignStep)
-class CampaignStepAdmin(admin.ModelAdmin):
+class CampaignStepAdmin(PickListMixin, admin.ModelAdmin):
     list_display = ["campaign", "position", "kind"]
     list_filter = ["kind"]
     fieldsets = CampaignStepInline.fieldsets
+    readonly_fields = ["preview_link"]
     inlines = [CampaignSplitVariantInline, StepConditionInline]
+    pick_lists = CampaignStepInline.pick_lists
+    preview_link = staticmethod(preview_link)
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context.update(pick_list_context(obj.campaign if obj else None))
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def get_model_perms(self, request):
         # Reached from the campaign's page, not from the admin index.

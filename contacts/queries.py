@@ -8,6 +8,10 @@ from contacts.choices import IdentifierKind
 from contacts.models import Contact, ContactConsent, Profile, ProfileIdentifier
 
 
+def get_contact(contact_id: int) -> Contact | None:
+    return Contact.objects.filter(pk=contact_id).first()
+
+
 def get_contact_by_phone(phone: str) -> Contact | None:
     return Contact.objects.filter(phone=phone).first()
 
