@@ -224,6 +224,11 @@ def run_send_sms(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
         record_activity(enrollment, "skipped", verdict.reason, step)
         return go_next(enrollment, step)
     body = render_template(step.body, **template_context(enrollment))
+    if not body:
+        record_activity(
+            enrollment, "skipped", "the text is empty for this contact", step
+        )
+        return go_next(enrollment, step)
     message = agent_services.queue_sms(
         enrollment.contact,
         body=body,

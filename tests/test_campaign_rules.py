@@ -442,6 +442,18 @@ def test_transactional_sms_queued_before_a_stop_is_not_sent(twilio):
     assert twilio.messages == []
 
 
+def test_sms_step_whose_text_renders_empty_is_skipped_with_the_reason():
+    make_campaign(wait=None, body="{{ contact.first_name }}")
+    contact = make_contact(sms_consent=True)
+
+    enrollment = enroll(contact)
+
+    assert not Message.objects.exists()
+    assert enrollment.activities.get(action="skipped").detail == (
+        "the text is empty for this contact"
+    )
+
+
 def test_marketing_campaign_sms_requires_consent_when_it_is_sent():
     make_campaign(wait=None, body="Finish it")
     contact = make_contact(sms_consent=True)
