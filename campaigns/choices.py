@@ -38,13 +38,6 @@ class WaitUntilSubject(models.TextChoices):
     EVENT = "event", "Trigger event property"
 
 
-class TaskPriority(models.TextChoices):
-    LOW = "low", "Low"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
-
-
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"

@@ -2,13 +2,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from agents.choices import CallTaskPriority
 from campaigns.choices import (
     CampaignStatus,
     ConditionRole,
     DeliveryStatus,
     EnrollmentStatus,
     StepKind,
-    TaskPriority,
     WaitUntilSubject,
 )
 from campaigns.conditions import Operator, Subject, ValueType
@@ -152,7 +152,7 @@ class CampaignStep(models.Model):
     media_url = models.URLField(blank=True)
     # Create call task.
     task_priority = models.CharField(
-        max_length=10, choices=TaskPriority.choices, default=TaskPriority.NORMAL
+        max_length=10, choices=CallTaskPriority.choices, default=CallTaskPriority.NORMAL
     )
     task_due_after = models.DurationField(
         null=True, blank=True, help_text="Task: call no sooner than this after now."
