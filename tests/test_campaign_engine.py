@@ -375,43 +375,6 @@ def test_consent_revoked_before_the_send_skips_the_sms():
     )
 
 
-def test_paused_campaign_holds_the_enrollment():
-    campaign = make_campaign()
-    contact = make_contact(sms_consent=True)
-    enrollment = enroll(contact)
-    campaign.status = CampaignStatus.PAUSED
-    campaign.save()
-    make_due(enrollment)
-
-    due = run_due_steps()
-    run_enrollment(enrollment.pk)
-
-    assert due == 0
-    assert sms_bodies(contact) == []
-    enrollment.refresh_from_db()
-    assert (enrollment.status, enrollment.step.kind) == (
-        EnrollmentStatus.ACTIVE,
-        StepKind.SEND_SMS,
-    )
-
-
-def test_resumed_campaign_continues_the_held_enrollment():
-    campaign = make_campaign(body="Finish it")
-    contact = make_contact(sms_consent=True)
-    enrollment = enroll(contact)
-    campaign.status = CampaignStatus.PAUSED
-    campaign.save()
-    make_due(enrollment)
-    run_due_steps()
-    campaign.status = CampaignStatus.LIVE
-    campaign.save()
-
-    due = run_due_steps()
-
-    assert due == 1
-    assert sms_bodies(contact) == ["Finish it"]
-
-
 def test_stopped_campaign_exits_the_enrollment_without_sending():
     campaign = make_campaign()
     contact = make_contact(sms_consent=True)
