@@ -29,7 +29,7 @@ class IngestJSONParser(BaseParser):
         request = parser_context["request"]
         raw = stream.read(MAX_REQUEST_BYTES + 1) if stream else b""
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-        if encoding == "gzip":
+        if encoding in ("gzip", "x-gzip"):
             raw = inflate(raw)
         elif encoding not in ("", "identity"):
             raise exceptions.UnsupportedMediaType(
