@@ -85,6 +85,9 @@ SECTION_TITLE = "## Ingestion"
 LOG_DIR = BASE_DIR / "var" / "bench"
 STARTUP_TIMEOUT_SECONDS = 60
 REQUEST_TIMEOUT_SECONDS = 60
+# An identify with a new phone costs tens of queries (contact, consent, the
+# events Regal records about them): small batches keep each request short.
+IDENTIFY_BATCH_SIZE = 20
 SETUP_TIMEOUT_SECONDS = 300
 # PostgreSQL's backends report their counters at most once a second.
 STATS_DELAY_SECONDS = 1.2
@@ -822,7 +825,8 @@ def render(args, facts: dict, phases: dict[str, PhaseResult], extra: dict) -> st
         f"- Clients: {args.clients} concurrent keep-alive connections (asyncio + "
         f"aiohttp), {args.batch_size} events per `/v1/batch` request.",
         f"- Warm-up: {args.users:,} identify calls (phone, e-mail, SMS consent), "
-        "then a few batches of their track calls, not counted.",
+        f"{IDENTIFY_BATCH_SIZE} per request, then a few batches of their track "
+        "calls, not counted.",
         f"- Steady state: {args.events:,} track calls of those people, userId "
         "only, five properties, a library/ip/userAgent context, unique "
         f"messageIds. Cold: {args.cold_events:,} track calls, each from its own "
@@ -885,12 +889,14 @@ def run_bench(args) -> None:
     steady_calls = [workload.known_track() for _ in range(args.events)]
     cold_calls = [workload.cold_track() for _ in range(args.cold_events)]
 
-    def bodies(calls):
+    def bodies(calls, per_request=size):
         return [
-            (len(group), workload.batch_body(group)) for group in chunks(calls, size)
+            (len(group), workload.batch_body(group))
+            for group in chunks(calls, per_request)
         ]
 
-    identify_bodies, warm_bodies = bodies(identify_calls), bodies(warm_calls)
+    identify_bodies = bodies(identify_calls, IDENTIFY_BATCH_SIZE)
+    warm_bodies = bodies(warm_calls)
     steady_bodies, cold_bodies = bodies(steady_calls), bodies(cold_calls)
     track_count = int(args.rate * args.duration)
     track_bodies = [
@@ -909,6 +915,12 @@ def run_bench(args) -> None:
             servers,
             closed_loop(servers, identify_bodies, args, headers),
         )
+        if phases["identify"].events < args.users:
+            raise RuntimeError(
+                f"the warm-up identified {phases['identify'].events} of "
+                f"{args.users} people; the steady phase would measure new ones "
+                "(raise --phase-limit, or fewer --users)"
+            )
         phases["warm"] = measure(
             "warm-up: track", servers, closed_loop(servers, warm_bodies, args, headers)
         )
