@@ -126,6 +126,13 @@ def send_pending_sms(message_id: int) -> Message:
         )
     except GatewayError as exc:
         return record_send_failure(message.pk, exc)
+    except Exception as exc:
+        # Whether Twilio took the message is unknown: never retry it, and leave
+        # it marked for a human rather than "dispatching" for ever.
+        logger.exception("SMS %s: the gateway failed unexpectedly", message.pk)
+        return record_send_failure(
+            message.pk, GatewayError(f"unexpected error: {exc!r}", retryable=False)
+        )
     return record_send_success(message.pk, sid=sent.sid, status=sent.status)
 
 
