@@ -482,3 +482,53 @@ def complete_call_task(
         extra={"contact_id": task.contact_id, "task_id": task.pk},
     )
     return task
+
+
+# Twilio's final call statuses: the call is over, however it went.
+FINAL_CALL_STATUSES = frozenset(
+    {"completed", "busy", "no-answer", "failed", "canceled"}
+)
+
+
+def record_call_status(
+    call_sid: str,
+    *,
+    status: str,
+    direction: str,
+    to_number: str,
+    from_number: str,
+    duration: str = "",
+) -> bool:
+    """Record a finished call as the contact's `call.completed` event.
+
+    Twilio calls this URL (set as a call's StatusCallback) at every status
+    change; only a final status is recorded, once per CallSid. The contact is
+    the party that is not us: the callee of an outbound call, the caller of
+    an inbound one. Return whether an event was recorded.
+    """
+    if status not in FINAL_CALL_STATUSES or not call_sid:
+        return False
+    inbound = direction == "inbound"
+    phone = normalize_phone(from_number if inbound else to_number)
+    with transaction.atomic():
+        contact = contact_services.get_or_create_contact_for_phone(phone)
+        event = event_services.record_system_event(
+            contact.pk,
+            name="call.completed",
+            properties={
+                "call_sid": call_sid,
+                "status": status,
+                "direction": "inbound" if inbound else "outbound",
+                "duration_seconds": int(duration) if duration.isdigit() else None,
+            },
+            message_id=f"call.completed:{call_sid}",
+        )
+    if event:
+        logger.info(
+            "contact %s: call %s ended %s",
+            contact.pk,
+            call_sid,
+            status,
+            extra={"contact_id": contact.pk},
+        )
+    return event is not None

@@ -63,3 +63,19 @@ def sms_status(request: HttpRequest) -> HttpResponse:
         error_code=request.POST.get("ErrorCode", ""),
     )
     return HttpResponse(status=204)
+
+
+@twilio_signed
+def call_status(request: HttpRequest) -> HttpResponse:
+    try:
+        services.record_call_status(
+            request.POST.get("CallSid", ""),
+            status=request.POST.get("CallStatus", ""),
+            direction=request.POST.get("Direction", ""),
+            to_number=request.POST.get("To", ""),
+            from_number=request.POST.get("From", ""),
+            duration=request.POST.get("CallDuration", ""),
+        )
+    except InvalidPhoneError as exc:
+        logger.warning("call status not recorded: %s", exc.message)
+    return HttpResponse(status=204)
