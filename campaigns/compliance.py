@@ -95,3 +95,17 @@ def check_sms(campaign: Campaign, contact: Contact, *, now: datetime) -> Verdict
     # longer than ten hours would otherwise refuse the send in its last hour.
     # agents.services.validity_period clamps what Twilio is told.
     return Verdict("send", send_before=window_closes(now, zones, window))
+
+
+def check_call(campaign: Campaign, contact: Contact) -> Verdict:
+    """May this campaign put a call to this contact in front of an agent?
+
+    Voice consent, as SMS consent for texts: a transactional campaign needs
+    none, but nobody who opted out of calls is called. The task's due time
+    keeps the call inside quiet hours.
+    """
+    if contact.has_opted_out(Channel.VOICE):
+        return Verdict("skip", "the contact opted out of calls")
+    if not campaign.is_transactional and not contact.has_consent(Channel.VOICE):
+        return Verdict("skip", "no voice consent")
+    return Verdict("send")

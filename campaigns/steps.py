@@ -242,6 +242,10 @@ def run_send_sms(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
 
 
 def run_create_task(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
+    verdict = compliance.check_call(enrollment.campaign, enrollment.contact)
+    if verdict.action == "skip":
+        record_activity(enrollment, "skipped", verdict.reason, step)
+        return go_next(enrollment, step)
     now = timezone.now()
     context = template_context(enrollment)
     due_at = call_allowed_from(enrollment, now + (step.task_due_after or timedelta(0)))

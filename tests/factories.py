@@ -28,13 +28,22 @@ def make_source(**overrides) -> Source:
     return Source.objects.create(**fields)
 
 
-def make_contact(*, sms_consent: bool | None = None, **overrides) -> Contact:
+def make_contact(
+    *,
+    sms_consent: bool | None = None,
+    voice_consent: bool | None = None,
+    **overrides,
+) -> Contact:
     fields = {"phone": next_phone(), **overrides}
     contact = Contact.objects.create(**fields)
-    if sms_consent is not None:
-        contact_services.set_consent(
-            contact, channel=Channel.SMS, subscribed=sms_consent, source="test"
-        )
+    for channel, consent in (
+        (Channel.SMS, sms_consent),
+        (Channel.VOICE, voice_consent),
+    ):
+        if consent is not None:
+            contact_services.set_consent(
+                contact, channel=channel, subscribed=consent, source="test"
+            )
     return contact
 
 

@@ -655,7 +655,7 @@ def make_campaign_calling_first(**overrides) -> Campaign:
 
 def test_exit_cancels_the_open_call_tasks_the_campaign_opened():
     make_campaign_calling_first()
-    contact = make_contact(sms_consent=True)
+    contact = make_contact(sms_consent=True, voice_consent=True)
     enrollment = enroll(contact)
     completed = make_event(
         contact, name=EXIT, timestamp=timezone.now() + timedelta(minutes=1)
@@ -1046,7 +1046,7 @@ def test_create_task_step_opens_the_rendered_task():
             "task_script": "Hi {{ contact.first_name }}",
         },
     )
-    contact = make_contact(sms_consent=True, first_name="Ada")
+    contact = make_contact(sms_consent=True, voice_consent=True, first_name="Ada")
 
     enroll(contact)
 
@@ -1070,9 +1070,25 @@ def test_create_task_step_opens_the_rendered_task():
     )
 
 
+@pytest.mark.parametrize(
+    ("voice_consent", "reason"),
+    [(None, "no voice consent"), (False, "the contact opted out of calls")],
+    ids=["never-asked", "opted-out"],
+)
+def test_create_task_step_without_voice_consent_opens_no_task(voice_consent, reason):
+    campaign = make_campaign(wait=None, body="Finish it")
+    set_steps(campaign, {"position": 0, "kind": StepKind.CREATE_TASK})
+    contact = make_contact(sms_consent=True, voice_consent=voice_consent)
+
+    enrollment = enroll(contact)
+
+    assert not CallTask.objects.exists()
+    assert activity(enrollment, "skipped") == reason
+
+
 def test_create_task_step_run_twice_opens_one_task():
     campaign = make_campaign_calling_first()
-    contact = make_contact(sms_consent=True)
+    contact = make_contact(sms_consent=True, voice_consent=True)
     enrollment = enroll(contact)
     first = CallTask.objects.get()
 
@@ -1088,7 +1104,7 @@ def test_cancel_tasks_step_cancels_the_campaigns_open_tasks():
         {"position": 0, "kind": StepKind.CREATE_TASK},
         {"position": 1, "kind": StepKind.CANCEL_TASKS},
     )
-    contact = make_contact(sms_consent=True)
+    contact = make_contact(sms_consent=True, voice_consent=True)
 
     enrollment = enroll(contact)
 
@@ -1375,7 +1391,7 @@ def test_stopping_a_campaign_exits_every_active_enrollment_at_once():
 
 def test_stopping_a_campaign_cancels_the_call_tasks_it_opened():
     campaign = make_campaign_calling_first()
-    enroll(make_contact(sms_consent=True))
+    enroll(make_contact(sms_consent=True, voice_consent=True))
 
     change_campaign_status(campaign, CampaignStatus.STOPPED, changed_by="admin")
 
