@@ -195,7 +195,12 @@ Q_CLUSTER = {
     "retry": 90,
     "max_attempts": 3,
     "catch_up": False,
-    "save_limit": 1000,
+    # Keep failed tasks only. With a positive limit, django-q2's monitor saves
+    # every successful task and, to prune, loads all the kept rows FOR UPDATE
+    # each time: at 1,000 kept, about 30 ms of CPU per task, three tasks per
+    # campaign SMS (evaluate, send, evaluate sms.sent), on the cores the
+    # workers need (docs/benchmarks.md, "Campaigns: event to SMS").
+    "save_limit": -1,
     "label": "Tasks",
 }
 if REDIS_URL:
