@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -79,7 +80,13 @@ def preview_link(step: CampaignStep) -> str:
     )
 
 
+# Step URLs (media, webhooks) are read as https when typed without a scheme,
+# as Django 6 will do by default.
+URL_FIELDS_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class CampaignStepInline(PickListMixin, admin.StackedInline):
+    formfield_overrides = URL_FIELDS_HTTPS
     model = CampaignStep
     pick_lists = {
         "branch_event": EVENT_NAMES_LIST,
@@ -492,6 +499,7 @@ class StepConditionInline(PickListMixin, admin.TabularInline):
 
 @admin.register(CampaignStep)
 class CampaignStepAdmin(PickListMixin, admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS_HTTPS
     list_display = ["campaign", "position", "kind"]
     list_filter = ["kind"]
     fieldsets = CampaignStepInline.fieldsets
