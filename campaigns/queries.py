@@ -113,6 +113,8 @@ def list_active_enrollments_exited_by(
 def list_enrollments_converted_by(
     contact_id: int, event_name: str
 ) -> QuerySet[CampaignEnrollment]:
+    if not event_name:
+        return CampaignEnrollment.objects.none()
     return CampaignEnrollment.objects.filter(
         contact_id=contact_id,
         converted_at__isnull=True,

@@ -61,7 +61,9 @@ def evaluate_events(event_ids: list[int]) -> int:
         .order_by("timestamp", "id")
     )
     enrolled = []
-    for event in events:
+    # An event without a name (identify, alias, group, an unnamed page) can be
+    # nobody's trigger, exit or goal: an empty goal must not match it.
+    for event in events.exclude(name=""):
         exit_enrollments(event)
         convert_enrollments(event)
         for campaign in queries.list_live_campaigns_triggered_by(event.name):

@@ -1521,3 +1521,19 @@ def test_failing_step_is_not_retried_past_max_attempts():
     assert enrollment.activities.filter(action="step_failed").count() == (
         MAX_STEP_ATTEMPTS - 1
     )
+
+
+@pytest.mark.parametrize("event_type", ["identify", "page"])
+def test_nameless_event_does_not_convert_a_campaign_without_a_goal(event_type):
+    make_campaign(body="Finish it")
+    contact = make_contact(sms_consent=True)
+    enrollment = enroll(contact)
+    nameless = make_event(contact, type=event_type, name="")
+
+    evaluate_events([nameless.pk])
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.converted_at) == (
+        EnrollmentStatus.ACTIVE,
+        None,
+    )
