@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from contacts.errors import InvalidPhoneError
 from contacts.models import (
     Contact,
     ContactConsent,
@@ -8,6 +10,8 @@ from contacts.models import (
     ProfileIdentifier,
     ProfileMerge,
 )
+from contacts.phones import normalize_phone
+from contacts.services import valid_timezone
 
 
 class ContactConsentInline(admin.TabularInline):
@@ -39,12 +43,53 @@ class ContactConsentChangeInline(admin.TabularInline):
         return False
 
 
+class ContactForm(forms.ModelForm):
+    """Edits of what a person's traits set, held to the shapes Regal reads."""
+
+    class Meta:
+        model = Contact
+        fields = ["phone", "first_name", "last_name", "email", "timezone"]
+        fields += ["address", "properties"]
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except InvalidPhoneError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean_timezone(self) -> str:
+        name = self.cleaned_data["timezone"]
+        if not valid_timezone(name):
+            raise forms.ValidationError(f"{name!r} is not an IANA time zone.")
+        return name
+
+    def clean_address(self) -> dict:
+        return json_object(self.cleaned_data["address"], "The address")
+
+    def clean_properties(self) -> dict:
+        return json_object(self.cleaned_data["properties"], "Properties")
+
+
+def json_object(value, what: str) -> dict:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise forms.ValidationError(f'{what} must be a JSON object, like {{"a": 1}}.')
+    return value
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
     list_display = ["phone", "first_name", "last_name", "email", "created_at"]
     search_fields = ["phone", "first_name", "last_name", "email"]
-    readonly_fields = ["phone", "created_at", "updated_at"]
     inlines = [ContactConsentInline, ContactConsentChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A contact is its phone: a new number is a new contact, never an edit.
+        # Other numbers and addresses come from traits, with their consent.
+        fixed = ["phones", "emails", "created_at", "updated_at"]
+        return ["phone", *fixed] if obj else fixed
 
 
 class ProfileIdentifierInline(admin.TabularInline):
