@@ -15,6 +15,7 @@ from campaigns.models import CampaignStep
 from campaigns.sms_encoding import SmsInfo, describe, sms_info
 from campaigns.templating import InvalidTemplateError, render_template
 from contacts import queries as contact_queries
+from contacts.choices import Channel
 from contacts.errors import InvalidPhoneError
 from contacts.models import Contact
 from contacts.phones import mask_phone, normalize_phone
@@ -103,6 +104,10 @@ def test_send(
     the text cannot be rendered or the gateway refuses it.
     """
     phone = normalize_phone(to_phone)
+    owner = contact_queries.get_contact_by_phone(phone)
+    if owner is not None and owner.has_opted_out(Channel.SMS):
+        # A test is still a text: nobody who said STOP gets one.
+        raise PreviewError(f"{phone} opted out of SMS; test with another number.")
     preview = preview_step(step, contact)
     if preview.error:
         raise PreviewError(preview.error)

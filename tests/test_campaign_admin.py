@@ -881,6 +881,25 @@ def test_test_send_refuses_a_phone_that_is_not_a_number(settings, caplog):
     assert not [r for r in caplog.records if "SMS" in r.getMessage()]
 
 
+def test_test_send_refuses_a_phone_that_said_stop(settings, caplog):
+    settings.TWILIO_ACCOUNT_SID = ""
+    campaign = draft_campaign()
+    stopped = make_contact(sms_consent=False)
+
+    with (
+        caplog.at_level(logging.INFO),
+        pytest.raises(PreviewError, match="opted out of SMS"),
+    ):
+        preview.test_send(
+            sms_step(campaign),
+            contact=make_contact(first_name="Ada"),
+            to_phone=stopped.phone,
+            sent_by="admin",
+        )
+
+    assert not [r for r in caplog.records if "console SMS" in r.getMessage()]
+
+
 def test_test_send_refuses_a_text_that_fails_to_render(settings):
     settings.TWILIO_ACCOUNT_SID = ""
     campaign = draft_campaign(body="{{ contact.first_name }}")
