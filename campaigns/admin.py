@@ -327,6 +327,10 @@ class CampaignAdmin(PickListMixin, admin.ModelAdmin):
                 },
             )
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_if_paused(request, form.instance, self)
+
     def change_status(self, request, queryset, status: str) -> None:
         for campaign in queryset:
             try:
@@ -482,6 +486,19 @@ class CampaignAdmin(PickListMixin, admin.ModelAdmin):
         )
 
 
+def warn_if_paused(request, campaign: Campaign, model_admin) -> None:
+    problems = services.pause_if_invalid(
+        campaign, changed_by=request.user.get_username()
+    )
+    if problems:
+        model_admin.message_user(
+            request,
+            f"{campaign} was live and is now paused, because it cannot run as "
+            f"edited: {'; '.join(problems)}",
+            messages.WARNING,
+        )
+
+
 class CampaignSplitVariantInline(admin.TabularInline):
     model = CampaignSplitVariant
     extra = 0
@@ -525,6 +542,10 @@ class CampaignStepAdmin(PickListMixin, admin.ModelAdmin):
             instance.save()
         for instance in formset.deleted_objects:
             instance.delete()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_if_paused(request, form.instance.campaign, self)
 
 
 class CampaignEnrollmentActivityInline(admin.TabularInline):

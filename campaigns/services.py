@@ -437,6 +437,25 @@ def change_campaign_status(campaign: Campaign, status: str, *, changed_by: str) 
     logger.info("campaign %s: %s -> %s by %s", campaign.pk, old, status, changed_by)
 
 
+def pause_if_invalid(campaign: Campaign, *, changed_by: str) -> list[str]:
+    """Pause a live campaign that an edit left unable to run; return why.
+
+    Going live checks the campaign, but a live campaign's steps can still be
+    edited; one left broken (a split no longer adding up to 100, say) is held
+    rather than run wrongly, and the pause is on the record.
+    """
+    from campaigns.validation import campaign_problems
+
+    if campaign.status != CampaignStatus.LIVE:
+        return []
+    problems = campaign_problems(campaign)
+    if problems:
+        change_campaign_status(
+            campaign, CampaignStatus.PAUSED, changed_by=f"{changed_by} (invalid edit)"
+        )
+    return problems
+
+
 def record_campaign_changes(
     campaign: Campaign, *, changed_by: str, changes: dict[str, tuple]
 ) -> None:

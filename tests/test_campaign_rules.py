@@ -49,6 +49,7 @@ from campaigns.services import (
     MAX_STEP_ATTEMPTS,
     change_campaign_status,
     evaluate_events,
+    pause_if_invalid,
     run_due_steps,
 )
 from campaigns.steps import pick_variant
@@ -1537,3 +1538,26 @@ def test_nameless_event_does_not_convert_a_campaign_without_a_goal(event_type):
         EnrollmentStatus.ACTIVE,
         None,
     )
+
+
+def test_live_campaign_edited_into_an_invalid_split_is_paused_with_the_reason():
+    campaign = make_campaign(wait=None, body="Finish it")
+    split = CampaignStep.objects.create(campaign=campaign, position=5, kind="split")
+    split.variants.create(label="A", percent=90)
+    split.variants.create(label="B", percent=30)
+
+    problems = pause_if_invalid(campaign, changed_by="admin")
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert any("add up to 120, not 100" in problem for problem in problems)
+    assert campaign.changes.get().changed_by == "admin (invalid edit)"
+
+
+def test_live_campaign_that_is_still_valid_stays_live():
+    campaign = make_campaign(wait=None, body="Finish it")
+
+    problems = pause_if_invalid(campaign, changed_by="admin")
+
+    campaign.refresh_from_db()
+    assert (campaign.status, problems) == (CampaignStatus.LIVE, [])
