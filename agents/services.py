@@ -35,6 +35,8 @@ STOP_KEYWORDS = frozenset(
 )
 START_KEYWORDS = frozenset({"START", "UNSTOP"})
 MAX_SEND_ATTEMPTS = 5
+# Twilio refuses a message body longer than this.
+MAX_SMS_LENGTH = 1600
 # Twilio's Messages API takes a ValidityPeriod of 1 to 36000 seconds.
 TWILIO_MAX_VALIDITY_SECONDS = 36000
 # If the task queue loses a send (a worker killed between commit and enqueue),
@@ -311,7 +313,8 @@ def receive_sms(*, from_number: str, body: str, sid: str) -> Message | None:
 
 
 def apply_keyword(contact: Contact, *, body: str, sid: str) -> None:
-    keyword = body.strip().upper()
+    # "Stop." and "STOP!" mean STOP: people punctuate.
+    keyword = body.strip().strip(".!?,;:'\" ").upper()
     if keyword in STOP_KEYWORDS:
         subscribed = False
     elif keyword in START_KEYWORDS:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from agents import services as agent_services
+from agents.services import MAX_SMS_LENGTH
 from campaigns import compliance, conditions, queries
 from campaigns.choices import (
     ConditionRole,
@@ -224,10 +225,14 @@ def run_send_sms(enrollment: CampaignEnrollment, step: CampaignStep) -> bool:
         record_activity(enrollment, "skipped", verdict.reason, step)
         return go_next(enrollment, step)
     body = render_template(step.body, **template_context(enrollment))
-    if not body:
-        record_activity(
-            enrollment, "skipped", "the text is empty for this contact", step
+    if not body or len(body) > MAX_SMS_LENGTH:
+        reason = (
+            f"the text is {len(body)} characters for this contact, over the "
+            f"{MAX_SMS_LENGTH} Twilio accepts"
+            if body
+            else "the text is empty for this contact"
         )
+        record_activity(enrollment, "skipped", reason, step)
         return go_next(enrollment, step)
     message = agent_services.queue_sms(
         enrollment.contact,

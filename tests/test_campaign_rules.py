@@ -1561,3 +1561,15 @@ def test_live_campaign_that_is_still_valid_stays_live():
 
     campaign.refresh_from_db()
     assert (campaign.status, problems) == (CampaignStatus.LIVE, [])
+
+
+def test_sms_step_whose_text_is_too_long_for_twilio_is_skipped():
+    make_campaign(wait=None, body="{{ event.properties.note }}")
+    contact = make_contact(sms_consent=True)
+
+    enrollment = enroll(contact, properties={"note": "x" * 1601})
+
+    assert not Message.objects.exists()
+    assert activity(enrollment, "skipped") == (
+        "the text is 1601 characters for this contact, over the 1600 Twilio accepts"
+    )

@@ -33,3 +33,11 @@ def test_createsource_refuses_a_name_already_taken():
     assert str(excinfo.value) == "a source named 'website' exists already"
     assert out.getvalue() == ""
     assert list(Source.objects.all()) == [existing]
+
+
+@pytest.mark.django_db
+def test_createsource_refuses_an_empty_name():
+    with pytest.raises(CommandError, match="a source needs a name"):
+        call_command("createsource", "  ", stdout=StringIO())
+
+    assert not Source.objects.exists()

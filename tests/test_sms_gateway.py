@@ -412,3 +412,14 @@ def test_send_pending_sms_sends_its_media_url(twilio):
     (sent,) = twilio.messages
     assert sent.params["MediaUrl"] == ["https://cdn.example.com/card.png"]
     assert sent.resource["num_media"] == "1"
+
+
+@pytest.mark.parametrize(
+    "body", ["Stop.", " STOP! ", "stop?"], ids=["period", "bang", "question"]
+)
+def test_receive_sms_stop_with_punctuation_withdraws_consent(body):
+    contact = make_contact(sms_consent=True)
+
+    services.receive_sms(from_number=contact.phone, body=body, sid="SM1")
+
+    assert contact.has_consent("sms") is False

@@ -3,9 +3,7 @@ import uuid
 from django import forms
 
 from agents.choices import CallDisposition
-
-# Twilio's limit for one message body, however many segments it takes.
-MAX_SMS_LENGTH = 1600
+from agents.services import MAX_SMS_LENGTH
 
 
 class ReplyForm(forms.Form):

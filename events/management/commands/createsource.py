@@ -11,6 +11,9 @@ class Command(BaseCommand):
         parser.add_argument("name", help="a name for the source, e.g. 'website'")
 
     def handle(self, *args, name: str, **options):
+        name = name.strip()
+        if not name:
+            raise CommandError("a source needs a name")
         try:
             source = create_source(name)
         except IntegrityError as exc:
