@@ -1,5 +1,6 @@
 """Regal's two processes, and stopping them: shared by `serve` and the tests."""
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -25,10 +26,33 @@ def process_commands(*, host: str, port: int) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def start_process(command: list[str], **popen_kwargs) -> subprocess.Popen:
-    # Each child leads its own process group, so that stopping reaches the q
-    # cluster's workers too.
-    return subprocess.Popen(command, start_new_session=True, **popen_kwargs)
+def start_process(
+    command: list[str], *, die_with_parent: bool = False, **popen_kwargs
+) -> subprocess.Popen:
+    """Start one of Regal's processes as the leader of its own process group.
+
+    A group of its own lets stopping reach the q cluster's workers too.
+    `die_with_parent` is for `serve`, which has no threads: preexec_fn is not
+    safe in a process that has some, such as a test run.
+    """
+    preexec_fn = prepare_child if die_with_parent else None
+    return subprocess.Popen(
+        command, start_new_session=True, preexec_fn=preexec_fn, **popen_kwargs
+    )
+
+
+def prepare_child() -> None:
+    """In the child: hear signals even if we were started ignoring them (a
+    `make run &` in a script), and die with us if we are killed outright."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+# prctl(2): ask the kernel to signal this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def stop_processes(children) -> None:

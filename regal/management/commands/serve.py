@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, **options):
         children = {
-            name: start_process(command, env=os.environ.copy())
+            name: start_process(command, die_with_parent=True, env=os.environ.copy())
             for name, command in process_commands(host=host, port=port).items()
         }
         self.stdout.write(
