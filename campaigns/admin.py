@@ -34,6 +34,8 @@ from campaigns.models import (
     CampaignWebhookDelivery,
 )
 from campaigns.validation import campaign_problems
+from contacts.admin import ContactAdmin
+from contacts.models import Contact
 from regal.errors import RegalError
 
 STEP_FIELDSETS_HELP = (
@@ -600,3 +602,30 @@ class CampaignWebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class ContactEnrollmentInline(admin.TabularInline):
+    """A contact's enrollments on its own page: why it got (or didn't get) a
+    campaign's messages is one click away, in each enrollment's activity."""
+
+    model = CampaignEnrollment
+    fk_name = "contact"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["campaign", "status", "step", "next_run_at", "entered_at", "exit_reason"]
+    readonly_fields = fields
+    ordering = ["-entered_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# The contacts app may not import campaigns, so campaigns adds its part of
+# the contact's page here.
+admin.site.unregister(Contact)
+
+
+@admin.register(Contact)
+class ContactWithEnrollmentsAdmin(ContactAdmin):
+    inlines = [*ContactAdmin.inlines, ContactEnrollmentInline]

@@ -1,11 +1,14 @@
 """The contact admin keeps what an admin types to the shapes Regal reads."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from campaigns.services import evaluate_events
 from contacts.models import Contact
-from tests.factories import make_contact
+from tests.factories import make_campaign, make_contact, make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +30,7 @@ def change_form(contact: Contact, **overrides) -> dict:
         "properties": "{}",
         **overrides,
     }
-    for prefix in ("consents", "consent_changes"):
+    for prefix in ("consents", "consent_changes", "enrollments"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     return data
 
@@ -80,3 +83,16 @@ def test_contact_admin_refuses_to_add_a_contact_without_a_valid_phone(admin_clie
 
     assert "short code" in response.content.decode()
     assert not Contact.objects.exists()
+
+
+def test_contact_page_lists_the_contacts_enrollments(admin_client):
+    campaign = make_campaign(wait=timedelta(minutes=30))
+    contact = make_contact(sms_consent=True)
+    evaluate_events([make_event(contact, name=campaign.trigger_event).pk])
+
+    response = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert campaign.name in page
+    assert "/admin/campaigns/campaignenrollment/" in page
