@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install node-sdk bench lint clean
+.PHONY: run test install node-sdk bench bench-campaigns lint clean
 
 # Reinstall when the dependencies change; `make install` forces nothing else.
 $(VENV)/.installed: pyproject.toml
@@ -36,15 +36,23 @@ node-sdk:
 test: install node-sdk
 	REGAL_INSTANCE=$${REGAL_INSTANCE:-regal-test} $(PY) -m pytest $(PYTEST_ARGS)
 
-# The ingestion benchmark: PostgreSQL and Redis on 127.0.0.1 (it makes its own
-# database, regal_bench); writes the Ingestion section of docs/benchmarks.md.
-# BENCH_ARGS passes options, e.g. BENCH_ARGS="--processes 2".
+# The benchmarks: PostgreSQL and Redis on 127.0.0.1; each makes its own
+# database and writes its own sections of docs/benchmarks.md.
+# - bench/ingest.py (regal_bench): Ingestion. BENCH_ARGS passes options, e.g.
+#   BENCH_ARGS="--processes 2".
+# - bench/campaigns.py (regal_bench_campaigns): Campaigns, event to SMS and
+#   evaluation cost; `make bench-campaigns` runs it alone. BENCH_CAMPAIGNS_ARGS
+#   passes options, e.g. BENCH_CAMPAIGNS_ARGS="--only cost".
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed
 	BENCH_VIA_MAKE=1 $(PY) -m bench.ingest $(BENCH_ARGS)
+	BENCH_VIA_MAKE=1 $(PY) -m bench.campaigns $(BENCH_CAMPAIGNS_ARGS)
+
+bench-campaigns: $(VENV)/.bench-installed
+	BENCH_VIA_MAKE=bench-campaigns $(PY) -m bench.campaigns $(BENCH_CAMPAIGNS_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
