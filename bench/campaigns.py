@@ -38,10 +38,8 @@ import base64
 import json
 import logging
 import os
-import platform
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -75,8 +73,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import aiohttp  # noqa: E402
 import django  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 django.setup()
 
@@ -88,6 +84,7 @@ from django_q.models import OrmQ, Schedule  # noqa: E402
 
 from agents.choices import Direction  # noqa: E402
 from agents.models import Message  # noqa: E402
+from bench import common  # noqa: E402
 from campaigns.choices import CampaignStatus, StepKind  # noqa: E402
 from campaigns.models import (  # noqa: E402
     Campaign,
@@ -184,46 +181,18 @@ def parse_args() -> argparse.Namespace:
 
 
 def machine_facts() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text()
-    mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.MULTILINE).group(1))
-    with psycopg.connect(f"{SERVER_URL}/postgres") as conn:
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-    from importlib.metadata import version
-
-    return {
-        "cpu": model.group(1).strip() if model else platform.processor(),
-        "cores": os.cpu_count(),
-        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "postgresql": pg_version,
-        "redis": redis_client().info("server")["redis_version"],
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "django-q2": version("django-q2"),
-        "daphne": version("daphne"),
-        "psycopg": version("psycopg"),
-        "redis-py": version("redis"),
-        "twilio": version("twilio"),
-        "kernel": platform.release(),
-    }
+    return common.machine_facts(
+        server_url=SERVER_URL,
+        redis_url=REDIS_URL,
+        packages=["django", "django-q2", "daphne", "psycopg", "redis", "twilio"],
+    )
 
 
 def recreate_database() -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(DATABASE_NAME)
-            )
-        )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME))
-        )
-    subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "-v0"],
-        env={**os.environ, **BENCH_ENV},
-        cwd=BASE_DIR,
-        check=True,
+    common.recreate_database(
+        server_url=SERVER_URL,
+        name=DATABASE_NAME,
+        env=BENCH_ENV,
         timeout=SETUP_TIMEOUT_SECONDS,
     )
 
@@ -1300,23 +1269,6 @@ def render_cost(args, facts, runs: list[CostRun]) -> str:
     return "\n".join(lines)
 
 
-def write_section(title: str, text: str) -> None:
-    """Put the section in docs/benchmarks.md in place of the old one, if any."""
-    if DOC_PATH.exists():
-        document = DOC_PATH.read_text()
-    else:
-        document = (
-            "# Benchmarks\n\nEach section is written by the script it names; "
-            "rerun the script rather than editing the figures by hand.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(document):
-        document = pattern.sub(lambda _: text + "\n", document, count=1)
-    else:
-        document = document.rstrip("\n") + "\n\n" + text + "\n"
-    DOC_PATH.write_text(document.rstrip("\n") + "\n")
-
-
 # The run ------------------------------------------------------------------------
 
 
@@ -1348,29 +1300,17 @@ def run_bench(args) -> None:
     for title, text in sections:
         sys.stdout.write(text + "\n")
         if not args.no_write:
-            write_section(title, text)
+            common.write_section(title, text)
             logger.info("wrote the %s section of %s", title, DOC_PATH)
 
 
 def main() -> None:
-    # Django's LOGGING has configured the root logger already: add our own.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    args = parse_args()
+    common.run_main(logger, lambda: run_bench(parse_args()), cleanup)
 
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
 
-    # A SIGTERM unwinds like Ctrl-C, through the finally blocks that stop Regal.
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        run_bench(args)
-    finally:
-        flush_redis()
-        connection.close()
+def cleanup() -> None:
+    flush_redis()
+    connection.close()
 
 
 if __name__ == "__main__":

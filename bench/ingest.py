@@ -30,10 +30,7 @@ import base64
 import json
 import logging
 import os
-import platform
-import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +69,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from bench import common  # noqa: E402
 from contacts.choices import IdentifierKind  # noqa: E402
 from contacts.models import ProfileIdentifier  # noqa: E402
 from events.models import Event  # noqa: E402
@@ -136,49 +134,21 @@ def parse_args() -> argparse.Namespace:
 
 
 def machine_facts() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text()
-    mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.MULTILINE).group(1))
-    with psycopg.connect(f"{SERVER_URL}/postgres") as conn:
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-    import redis
-
-    redis_version = redis.from_url(REDIS_URL).info("server")["redis_version"]
-    from importlib.metadata import version
-
-    return {
-        "cpu": model.group(1).strip() if model else platform.processor(),
-        "cores": os.cpu_count(),
-        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "postgresql": pg_version,
-        "redis": redis_version,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "djangorestframework": version("djangorestframework"),
-        "daphne": version("daphne"),
-        "twisted": version("twisted"),
-        "psycopg": version("psycopg"),
-        "aiohttp (client)": version("aiohttp"),
-        "kernel": platform.release(),
-    }
+    return common.machine_facts(
+        server_url=SERVER_URL,
+        redis_url=REDIS_URL,
+        packages=[
+            "django", "djangorestframework", "daphne", "twisted", "psycopg",
+            "aiohttp (client)",
+        ],
+    )  # fmt: skip
 
 
 def recreate_database() -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(DATABASE_NAME)
-            )
-        )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME))
-        )
-    subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "migrate", "-v0"],
-        env={**os.environ, **BENCH_ENV},
-        cwd=BASE_DIR,
-        check=True,
+    common.recreate_database(
+        server_url=SERVER_URL,
+        name=DATABASE_NAME,
+        env=BENCH_ENV,
         timeout=SETUP_TIMEOUT_SECONDS,
     )
 
@@ -853,20 +823,7 @@ def render(args, facts: dict, phases: dict[str, PhaseResult], extra: dict) -> st
 
 
 def write_section(text: str) -> None:
-    """Put the section in docs/benchmarks.md in place of the old one, if any."""
-    if DOC_PATH.exists():
-        document = DOC_PATH.read_text()
-    else:
-        document = (
-            "# Benchmarks\n\nEach section is written by the script it names; "
-            "rerun the script rather than editing the figures by hand.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(document):
-        document = pattern.sub(lambda _: text + "\n", document, count=1)
-    else:
-        document = document.rstrip("\n") + "\n\n" + text + "\n"
-    DOC_PATH.write_text(document.rstrip("\n") + "\n")
+    common.write_section(SECTION_TITLE, text)
 
 
 # The run --------------------------------------------------------------------
@@ -1002,24 +959,12 @@ def command_line() -> str:
 
 
 def main() -> None:
-    # Django's LOGGING has configured the root logger already: add our own.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    args = parse_args()
+    common.run_main(logger, lambda: run_bench(parse_args()), cleanup)
 
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
 
-    # A SIGTERM unwinds like Ctrl-C, through the finally blocks that stop daphne.
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        run_bench(args)
-    finally:
-        flush_redis()
-        connection.close()
+def cleanup() -> None:
+    flush_redis()
+    connection.close()
 
 
 if __name__ == "__main__":
