@@ -37,23 +37,16 @@ def message_payload(message: Message) -> dict:
 def broadcast_message(message_id: int) -> None:
     """Tell every open desk about a new or changed message.
 
-    Never raises: this runs on commit, before other on-commit callbacks (the
-    events that campaigns react to), and Django skips those that follow one
-    that raised. A desk that missed a new message gets it when it reconnects.
+    Never raises (see send_to_desk). A desk that missed a new message gets it
+    when it reconnects.
     """
-    try:
-        message = Message.objects.select_related("conversation__contact").get(
-            pk=message_id
-        )
-        async_to_sync(get_channel_layer().group_send)(
-            DESK_GROUP, {"type": "message.changed", "message": message_payload(message)}
-        )
-    except Exception:
-        logger.warning(
-            "could not broadcast message %s to the desk", message_id, exc_info=True
-        )
-        return
-    logger.debug("broadcast message %s to the desk", message_id)
+    send_to_desk(
+        "message",
+        message_id,
+        lambda: message_payload(
+            Message.objects.select_related("conversation__contact").get(pk=message_id)
+        ),
+    )
 
 
 def task_payload(task: CallTask) -> dict:
@@ -81,17 +74,33 @@ def task_payload(task: CallTask) -> dict:
 def broadcast_task(task_id: int) -> None:
     """Tell every open desk about a new, completed or cancelled call task.
 
-    Never raises, for the reason broadcast_message gives. A desk that missed
-    the change gets it when it reconnects.
+    Never raises (see send_to_desk). A desk that missed the change gets it
+    when it reconnects.
+    """
+    send_to_desk(
+        "task",
+        task_id,
+        lambda: task_payload(
+            CallTask.objects.select_related("contact__conversation").get(pk=task_id)
+        ),
+    )
+
+
+def send_to_desk(kind: str, object_id: int, payload) -> None:
+    """Send `{kind}.changed` with `payload()` to every open desk; never raise.
+
+    Broadcasts run on commit, before other on-commit callbacks (the events
+    that campaigns react to), and Django skips those that follow one that
+    raised: an unreachable channel layer must cost the desk a live update,
+    not the campaigns their events.
     """
     try:
-        task = CallTask.objects.select_related("contact__conversation").get(pk=task_id)
         async_to_sync(get_channel_layer().group_send)(
-            DESK_GROUP, {"type": "task.changed", "task": task_payload(task)}
+            DESK_GROUP, {"type": f"{kind}.changed", kind: payload()}
         )
     except Exception:
         logger.warning(
-            "could not broadcast task %s to the desk", task_id, exc_info=True
+            "could not broadcast %s %s to the desk", kind, object_id, exc_info=True
         )
         return
-    logger.debug("broadcast task %s to the desk", task_id)
+    logger.debug("broadcast %s %s to the desk", kind, object_id)

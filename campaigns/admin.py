@@ -158,17 +158,7 @@ class CampaignConditionInline(PickListMixin, admin.TabularInline):
     form = CampaignConditionForm
     pick_lists = {"key": CONDITION_KEYS_LIST}
     extra = 0
-    fields = [
-        "role",
-        "step",
-        "exit",
-        "group",
-        "subject",
-        "key",
-        "operator",
-        "value",
-        "value_type",
-    ]
+    fields = CampaignConditionForm.Meta.fields
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Only this campaign's steps and exits can own its conditions.

@@ -303,6 +303,11 @@ def to_number(value: Any) -> Decimal | None:
     return _to_number(value)
 
 
+def to_datetime(value: Any) -> datetime | None:
+    """A moment read the way conditions read one (ISO text too), or None."""
+    return _to_datetime(value)
+
+
 def operators_for(value_type: str) -> list[Operator]:
     """Return the operators a type allows, in declaration order, for a dropdown."""
     allowed = OPERATORS_BY_TYPE.get(value_type, frozenset())

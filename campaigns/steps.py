@@ -9,10 +9,9 @@ step before anything is sent, so a step that runs twice acts once.
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from agents import services as agent_services
 from agents.services import MAX_SMS_LENGTH
@@ -116,24 +115,10 @@ def wait_target(
     else:
         data = conditions.contact_data(enrollment.contact)
     present, value = conditions.resolve(data, step.wait_until_key)
-    moment = read_moment(value) if present else None
+    moment = conditions.to_datetime(value) if present else None
     if moment is None:
         return None
     return moment + (step.wait_offset or timedelta(0))
-
-
-def read_moment(value) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = parse_datetime(value)
-    except ValueError:
-        return None
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def step_window(step: CampaignStep) -> Window | None:
